@@ -1,0 +1,64 @@
+# The front door: `make dev` runs the whole service locally, `make test` runs every test.
+# Both set themselves up on first run (system packages, venv, pinned Python packages).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CDK_CLI := npx --yes aws-cdk@2.1148.1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup system-deps dev test test-fast lint format synth deploy destroy clean
+
+help:
+	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
+	@echo "make test     run the test suite"
+	@echo "make lint     ruff and mypy"
+	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
+	@echo "make deploy   deploy to the AWS account in your environment (needs Docker for the capture image)"
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@scripts/system-deps.sh
+
+$(STAMP): requirements.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is required" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip==24.3.1"
+	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
+	@# The shared package and the local stack import from the source tree, not from a copy.
+	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/shotwire-src.pth", "w").write(sys.argv[1] + "/layers/shared/python\n" + sys.argv[1] + "\n")' "$(CURDIR)"
+	@touch $(STAMP)
+
+dev: setup
+	$(BIN)/python -m devstack
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not e2e" tests/unit tests/integration
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+synth: setup
+	$(BIN)/python app.py
+
+deploy: synth
+	$(CDK_CLI) deploy --app cdk.out --require-approval broadening
+
+destroy: setup
+	$(CDK_CLI) destroy --app "$(BIN)/python app.py"
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

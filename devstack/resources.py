@@ -1,0 +1,107 @@
+"""Create on moto the same resources the CDK app defines, with names from the same StackConfig."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from shotwire_core.config import StackConfig
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    bucket: str
+    capture_queue_url: str
+    capture_dlq_url: str
+    webhook_retry_queue_url: str
+    webhook_dlq_url: str
+    outcome_tap_url: str  # stands in for the rule's Lambda target: the rule delivers here, we invoke
+
+    def queue_arn(self, url: str) -> str:
+        return queue_arn(url)
+
+
+def queue_arn(url: str, region: str = "us-east-1", account: str = "123456789012") -> str:
+    return f"arn:aws:sqs:{region}:{account}:{url.rstrip('/').rsplit('/', 1)[-1]}"
+
+
+def _queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
+    url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url
+
+
+def _redrive(dlq_url: str, max_receives: int) -> str:
+    return json.dumps({"deadLetterTargetArn": queue_arn(dlq_url), "maxReceiveCount": str(max_receives)})
+
+
+def provision(config: StackConfig, region: str, account: str) -> LocalResources:
+    """Tables, bucket, queues with their DLQs, the bus and its rule — as in infra/, minus IAM."""
+    ddb = boto3.client("dynamodb", region_name=region)
+    ddb.create_table(
+        TableName=config.jobs_table,
+        KeySchema=[{"AttributeName": "tenantId", "KeyType": "HASH"}, {"AttributeName": "jobId", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "tenantId", "AttributeType": "S"},
+            {"AttributeName": "jobId", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.create_table(
+        TableName=config.keys_table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    bucket = config.images_bucket(account, region)
+    boto3.client("s3", region_name=region).create_bucket(Bucket=bucket)
+
+    sqs = boto3.client("sqs", region_name=region)
+    retention = str(config.dlq_retention_days * 86400)
+    capture_dlq = _queue(sqs, config.capture_dlq, {"MessageRetentionPeriod": retention})
+    capture_queue = _queue(
+        sqs,
+        config.capture_queue,
+        {
+            "VisibilityTimeout": str(config.capture_visibility_timeout_seconds),
+            "RedrivePolicy": _redrive(capture_dlq, config.capture_max_receive_count),
+        },
+    )
+    webhook_dlq = _queue(sqs, config.webhook_dlq, {"MessageRetentionPeriod": retention})
+    webhook_retry = _queue(
+        sqs,
+        config.webhook_retry_queue,
+        {
+            "VisibilityTimeout": str(config.webhook_retry_visibility_timeout_seconds),
+            "RedrivePolicy": _redrive(webhook_dlq, config.webhook_retry_max_receive_count),
+        },
+    )
+    # EventBridge invokes the dispatcher asynchronously; Lambda retries a failed invoke twice and then
+    # sends the event to the target's DLQ. The tap queue's redrive reproduces that locally.
+    outcome_tap = _queue(
+        sqs,
+        f"{config.prefix}-local-outcome-tap",
+        {"VisibilityTimeout": "10", "RedrivePolicy": _redrive(webhook_dlq, 3)},
+    )
+
+    events = boto3.client("events", region_name=region)
+    events.create_event_bus(Name=config.event_bus)
+    events.put_rule(
+        Name=config.outcome_rule, EventBusName=config.event_bus, EventPattern=json.dumps(config.outcome_event_pattern)
+    )
+    events.put_targets(
+        Rule=config.outcome_rule,
+        EventBusName=config.event_bus,
+        Targets=[{"Id": "dispatcher", "Arn": queue_arn(outcome_tap, region, account)}],
+    )
+    return LocalResources(
+        bucket=bucket,
+        capture_queue_url=capture_queue,
+        capture_dlq_url=capture_dlq,
+        webhook_retry_queue_url=webhook_retry,
+        webhook_dlq_url=webhook_dlq,
+        outcome_tap_url=outcome_tap,
+    )

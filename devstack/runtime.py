@@ -1,0 +1,171 @@
+"""A small local Lambda runtime: load a handler from its file, and feed it SQS batches as Lambda would."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from shotwire_core.observability import logger
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LocalContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: int = 60
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_function(path: Path, module_name: str) -> ModuleType:
+    """Import functions/<name>/handler.py under a unique name: three files are all called handler.py."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # pydantic resolves postponed annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    """One record of the event Lambda's SQS event source sends."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def eventbridge_event(body: str, region: str, account: str = "123456789012") -> dict[str, Any]:
+    """The event a rule hands its Lambda target. moto's copy to an SQS target omits some envelope
+    fields (account, region, resources, version) that EventBridge always sends; fill them in."""
+    event: dict[str, Any] = json.loads(body)
+    event.setdefault("version", "0")
+    event.setdefault("account", account)
+    event.setdefault("region", region)
+    event.setdefault("resources", [])
+    return event
+
+
+class QueuePoller(threading.Thread):
+    """Polls one queue and invokes a handler with each batch, like a Lambda event source mapping.
+
+    `as_sqs_event=True`: the handler gets {"Records": [...]} and may answer batchItemFailures; successful
+    records are deleted and failed ones return after the visibility timeout (counting toward the DLQ).
+    `as_sqs_event=False`: each message body is itself the event (an EventBridge event a rule delivered);
+    a handler error leaves the message to be retried, as Lambda's asynchronous invoke would.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        queue_url: str,
+        queue_arn: str,
+        handler: Handler,
+        context: Callable[[], LocalContext],
+        *,
+        batch_size: int,
+        region: str,
+        as_sqs_event: bool = True,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.handler = handler
+        self.context = context
+        self.batch_size = batch_size
+        self.region = region
+        self.as_sqs_event = as_sqs_event
+        self.on_exit = on_exit
+        self.stopping = threading.Event()
+        self.invocations = 0
+
+    def run(self) -> None:
+        sqs = boto3.session.Session().client("sqs", region_name=self.region)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    response = sqs.receive_message(
+                        QueueUrl=self.queue_url,
+                        MaxNumberOfMessages=self.batch_size,
+                        WaitTimeSeconds=1,
+                        AttributeNames=["All"],
+                        MessageAttributeNames=["All"],
+                    )
+                except Exception:  # noqa: BLE001 - moto going away at shutdown, or a transient error
+                    if self.stopping.wait(0.5):
+                        break
+                    continue
+                messages = response.get("Messages", [])
+                if messages:
+                    self._invoke(sqs, messages)
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+    def _invoke(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        self.invocations += 1
+        if self.as_sqs_event:
+            event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
+            try:
+                result = self.handler(event, self.context()) or {}
+            except Exception:  # noqa: BLE001 - a whole-batch failure: every message comes back
+                logger.exception("local invoke failed", extra={"function": self.name})
+                return
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+            done = [m for m in messages if m["MessageId"] not in failed]
+        else:
+            done = []
+            for message in messages:
+                try:
+                    self.handler(eventbridge_event(message["Body"], self.region), self.context())
+                    done.append(message)
+                except Exception:  # noqa: BLE001
+                    logger.exception("local async invoke failed", extra={"function": self.name})
+        for message in done:
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def stop(self) -> None:
+        self.stopping.set()

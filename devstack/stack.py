@@ -1,0 +1,138 @@
+"""Start and stop the whole local stack in this process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from devstack.gateway import ApiGateway
+from devstack.options import ACCOUNT, DEV_TENANT_ID, REGION, DevOptions
+from devstack.resources import LocalResources, provision, queue_arn
+from devstack.runtime import LocalContext, QueuePoller, load_function
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "functions"
+
+
+def handler_environment(options: DevOptions, resources: LocalResources, config_names: dict[str, str]) -> dict[str, str]:
+    """The variables the handlers read: the same names the CDK app sets on the deployed functions."""
+    env = {
+        # Always moto: never let a developer's real AWS credentials or profile reach a real account.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": options.moto_url,
+        "SHOTWIRE_JOBS_TABLE": config_names["jobs_table"],
+        "SHOTWIRE_KEYS_TABLE": config_names["keys_table"],
+        "SHOTWIRE_EVENT_BUS_NAME": config_names["event_bus"],
+        "SHOTWIRE_IMAGES_BUCKET": resources.bucket,
+        "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
+        "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
+        "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
+        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if options.allow_private_networks else "0",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "shotwire",
+    }
+    if options.chromium_path:
+        env["SHOTWIRE_CHROMIUM_PATH"] = options.chromium_path
+    return env
+
+
+@dataclass
+class LocalStack:
+    options: DevOptions
+    moto: ThreadedMotoServer | None = None
+    gateway: ApiGateway | None = None
+    pollers: list[QueuePoller] = field(default_factory=list)
+    resources: LocalResources | None = None
+
+    def start(self) -> None:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL_S3"):
+            os.environ.pop(name, None)
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF blobs on the dev console
+        # Requests that record no metric (a GET) would warn on every call.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call otherwise
+        self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
+        self.moto.start()
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ENDPOINT_URL": self.options.moto_url,
+            }
+        )
+        # Imported only now: the shared package reads settings from the environment once, on first use.
+        from shotwire_core.config import load_stack_config
+
+        config = load_stack_config()
+        self.resources = provision(config, REGION, ACCOUNT)
+        names = {"jobs_table": config.jobs_table, "keys_table": config.keys_table, "event_bus": config.event_bus}
+        os.environ.update(handler_environment(self.options, self.resources, names))
+        self._seed_dev_tenant()
+
+        api = load_function(FUNCTIONS / "api" / "handler.py", "shotwire_fn_api")
+        capture = load_function(FUNCTIONS / "capture" / "handler.py", "shotwire_fn_capture")
+        dispatcher = load_function(FUNCTIONS / "dispatcher" / "handler.py", "shotwire_fn_dispatcher")
+
+        def context_for(name: str, memory: int, timeout: int) -> LocalContext:
+            return LocalContext(function_name=name, memory_limit_in_mb=memory, timeout_seconds=timeout)
+
+        res = self.resources
+        self.pollers = [
+            QueuePoller(
+                "shotwire-capture", res.capture_queue_url, queue_arn(res.capture_queue_url), capture.lambda_handler,
+                lambda: context_for("shotwire-capture", config.capture_memory_mb, config.capture_timeout_seconds),
+                batch_size=config.capture_batch_size, region=REGION, on_exit=capture.shutdown,
+            ),
+            QueuePoller(
+                "shotwire-dispatcher-events", res.outcome_tap_url, queue_arn(res.outcome_tap_url),
+                dispatcher.lambda_handler,
+                lambda: context_for("shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds),
+                batch_size=10, region=REGION, as_sqs_event=False,
+            ),
+            QueuePoller(
+                "shotwire-dispatcher-retries", res.webhook_retry_queue_url, queue_arn(res.webhook_retry_queue_url),
+                dispatcher.lambda_handler,
+                lambda: context_for("shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds),
+                batch_size=config.webhook_retry_batch_size, region=REGION,
+            ),
+        ]
+        for poller in self.pollers:
+            poller.start()
+        self.gateway = ApiGateway(
+            self.options.host,
+            self.options.api_port,
+            api.lambda_handler,
+            lambda: context_for("shotwire-api", config.api_memory_mb, config.api_timeout_seconds),
+        )
+        self.gateway.start()
+
+    def _seed_dev_tenant(self) -> None:
+        from shotwire_core.adapters.dynamo import KeyTable
+        from shotwire_core.clock import now_iso
+        from shotwire_core.ids import hash_api_key
+        from shotwire_core.models import Tenant
+        from shotwire_core.settings import get_settings
+
+        keys = KeyTable(get_settings().keys_table)
+        keys.put_tenant(Tenant(tenant_id=DEV_TENANT_ID, name="Local developer", webhook_secret=self.options.webhook_secret))
+        keys.put_key(hash_api_key(self.options.api_key), DEV_TENANT_ID, now_iso())
+
+    def stop(self) -> None:
+        """Stop serving, let each poller finish its batch (the capture one closes Chromium), stop moto."""
+        if self.gateway is not None:
+            self.gateway.stop()
+        for poller in self.pollers:
+            poller.stop()
+        for poller in self.pollers:
+            poller.join(timeout=60)
+        if self.moto is not None:
+            self.moto.stop()

@@ -1,0 +1,59 @@
+"""API Lambda: submit screenshot jobs and read them back (API Gateway REST, proxy integration)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shotwire_core.jobs import authenticate, get_job, job_view, submit_screenshot
+from shotwire_core.models import ScreenshotRequest
+from shotwire_core.observability import logger, metrics, tracer
+from shotwire_core.services import get_services
+from shotwire_core.web import install_edge, tenant_of
+
+app = APIGatewayRestResolver(enable_validation=True)
+install_edge(app, authenticate=lambda key: authenticate(key, get_services().keys), public_paths=["/health"])
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/v1/screenshots")
+@app.post("/v1/screenshot")
+def create_screenshot(request: Annotated[ScreenshotRequest, Body()]) -> Response[dict[str, Any]]:
+    services = get_services()
+    job = submit_screenshot(
+        tenant_of(app),
+        request,
+        jobs=services.jobs,
+        capture_queue=services.capture_queue,
+        allow_private=services.settings.allow_private_networks,
+        retention_days=services.settings.retention_days,
+    )
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value,
+        content_type=content_types.APPLICATION_JSON,
+        body={"jobId": job.job_id, "status": job.status.value, "createdAt": job.created_at},
+        headers={"Location": f"/v1/screenshots/{job.job_id}"},
+    )
+
+
+@app.get("/v1/screenshots/<job_id>")
+def read_screenshot(job_id: str) -> dict[str, Any]:
+    services = get_services()
+    job = get_job(tenant_of(app), job_id, services.jobs)
+    return job_view(job, services.images, services.settings.download_url_ttl_seconds)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

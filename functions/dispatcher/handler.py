@@ -1,0 +1,61 @@
+"""Dispatcher Lambda: capture outcomes (EventBridge) and due retries (SQS) -> signed webhook POSTs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shotwire_core.delivery import deliver, handle_retry
+from shotwire_core.models import OutcomeDetail, RetryMessage, WebhookStatus
+from shotwire_core.observability import logger, metrics, tracer
+from shotwire_core.services import get_services
+from shotwire_core.signing import signature_headers
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class OutcomeEvent(EventBridgeModel):  # type: ignore[misc]
+    detail: OutcomeDetail
+
+
+def deliver_attempt(tenant_id: str, job_id: str, attempt: int) -> WebhookStatus | None:
+    services = get_services()
+    logger.set_correlation_id(job_id)
+    return deliver(
+        tenant_id,
+        job_id,
+        attempt,
+        jobs=services.jobs,
+        tenants=services.keys,
+        links=services.images,
+        retry_queue=services.webhook_retry_queue,
+        dead_letters=services.webhook_dlq,
+        send=services.send_webhook,
+        sign=signature_headers,
+        retry_schedule=services.settings.webhook_retry_schedule,
+        link_ttl_seconds=services.settings.download_url_ttl_seconds,
+    )
+
+
+@tracer.capture_method
+def retry_record_handler(record: SQSRecord) -> None:
+    message = RetryMessage.model_validate_json(record.body)
+    handle_retry(message, retry_queue=get_services().webhook_retry_queue, deliver_attempt=deliver_attempt)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+    if "Records" in event:  # the retry queue's event source
+        return process_partial_response(
+            event=event, record_handler=retry_record_handler, processor=processor, context=context
+        )
+    outcome = parse(event=event, model=OutcomeEvent)  # the bus rule: first attempt
+    deliver_attempt(outcome.detail.tenant_id, outcome.detail.job_id, 1)
+    return None

@@ -1,0 +1,158 @@
+"""DynamoDB: the jobs table (tenantId + jobId) and the keys table (API-key hashes and tenants)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from shotwire_core.adapters.aws import client
+from shotwire_core.models import Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items()}
+
+
+def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+class StaleJobError(Exception):
+    """A conditional update lost: the job moved on (e.g. it is already terminal)."""
+
+
+class JobTable:
+    """Jobs keyed by tenant and job id, so every read is scoped to its tenant by construction."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    def create(self, job: Job) -> None:
+        self._ddb.put_item(
+            TableName=self.table_name,
+            Item=_to_ddb(job.to_item()),
+            ConditionExpression="attribute_not_exists(jobId)",
+        )
+
+    def get(self, tenant_id: str, job_id: str) -> Job | None:
+        response = self._ddb.get_item(
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": tenant_id, "jobId": job_id}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return Job.model_validate(_from_ddb(item)) if item else None
+
+    def _update(
+        self,
+        tenant_id: str,
+        job_id: str,
+        fields: dict[str, Any],
+        condition: str | None = None,
+        condition_values: dict[str, Any] | None = None,
+        extra_set: str = "",
+    ) -> Job:
+        names = {f"#{key}": key for key in fields}
+        values = {f":{key}": value for key, value in fields.items()}
+        values.update(condition_values or {})
+        expression = "SET " + ", ".join(f"#{key} = :{key}" for key in fields) + extra_set
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": _to_ddb({"tenantId": tenant_id, "jobId": job_id}),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _values(values),
+            "ReturnValues": "ALL_NEW",
+        }
+        request["ConditionExpression"] = "attribute_exists(jobId)" + (f" AND ({condition})" if condition else "")
+        try:
+            response = self._ddb.update_item(**request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleJobError(f"job {job_id} was not in the expected state") from error
+            raise
+        return Job.model_validate(_from_ddb(response["Attributes"]))
+
+    def mark_processing(self, tenant_id: str, job_id: str, now: str) -> Job:
+        """queued -> processing (also processing -> processing when a capture is retried)."""
+        return self._update(
+            tenant_id,
+            job_id,
+            {"status": JobStatus.PROCESSING.value, "startedAt": now, "updatedAt": now},
+            condition="#status IN (:queued, :processing)",
+            condition_values={":queued": JobStatus.QUEUED.value, ":processing": JobStatus.PROCESSING.value},
+        )
+
+    def mark_completed(self, tenant_id: str, job_id: str, now: str, result: dict[str, Any]) -> Job:
+        fields = {"status": JobStatus.COMPLETED.value, "completedAt": now, "updatedAt": now, **result}
+        return self._update(
+            tenant_id, job_id, fields, condition="#status = :processing",
+            condition_values={":processing": JobStatus.PROCESSING.value},
+        )
+
+    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job:
+        fields = {"status": JobStatus.FAILED.value, "completedAt": now, "updatedAt": now, "error": error}
+        return self._update(
+            tenant_id, job_id, fields, condition="NOT #status IN (:completed, :failed)",
+            condition_values={":completed": JobStatus.COMPLETED.value, ":failed": JobStatus.FAILED.value},
+        )
+
+    def record_webhook_attempt(
+        self, tenant_id: str, job_id: str, attempt: WebhookAttempt, status: WebhookStatus, now: str
+    ) -> Job:
+        return self._update(
+            tenant_id,
+            job_id,
+            {"webhookStatus": status.value, "updatedAt": now},
+            condition_values={":attempt": [attempt.model_dump(mode="json", exclude_none=True)], ":empty": []},
+            extra_set=", webhookAttempts = list_append(if_not_exists(webhookAttempts, :empty), :attempt)",
+        )
+
+
+class KeyTable:
+    """API keys (stored as SHA-256 hashes) and tenants, in one table with prefixed partition keys."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        item = {"pk": f"tenant#{tenant.tenant_id}", **tenant.model_dump(mode="json")}
+        self._ddb.put_item(TableName=self.table_name, Item=_to_ddb(item))
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        response = self._ddb.get_item(
+            TableName=self.table_name, Key=_to_ddb({"pk": f"tenant#{tenant_id}"}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return Tenant.model_validate(_from_ddb(item)) if item else None
+
+    def put_key(self, key_hash: str, tenant_id: str, created_at: str) -> None:
+        item = {"pk": f"key#{key_hash}", "tenantId": tenant_id, "createdAt": created_at}
+        self._ddb.put_item(TableName=self.table_name, Item=_to_ddb(item))
+
+    def tenant_for_key(self, key_hash: str) -> str | None:
+        response = self._ddb.get_item(TableName=self.table_name, Key=_to_ddb({"pk": f"key#{key_hash}"}))
+        item = response.get("Item")
+        if not item:
+            return None
+        record = _from_ddb(item)
+        if record.get("revokedAt"):
+            return None
+        return str(record["tenantId"])

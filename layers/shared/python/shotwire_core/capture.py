@@ -1,0 +1,128 @@
+"""Running one capture job: claim it, capture, store, record the outcome and announce it on the bus."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from shotwire_core.adapters.browser import CaptureResult, DestinationGuard, PageCaptureError
+from shotwire_core.clock import now_iso
+from shotwire_core.config import DETAIL_TYPE_COMPLETED, DETAIL_TYPE_FAILED
+from shotwire_core.jobs import image_key
+from shotwire_core.models import CONTENT_TYPES, CaptureMessage, CaptureOptions, Job, JobStatus, OutcomeDetail
+from shotwire_core.netguard import check_destination
+from shotwire_core.observability import logger, metrics
+
+
+class JobUpdater(Protocol):
+    def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+    def mark_processing(self, tenant_id: str, job_id: str, now: str) -> Job: ...
+    def mark_completed(self, tenant_id: str, job_id: str, now: str, result: dict[str, Any]) -> Job: ...
+    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job: ...
+
+
+class Capturer(Protocol):
+    def capture(self, options: CaptureOptions, *, timeout_ms: int, guard: DestinationGuard | None) -> CaptureResult: ...
+
+
+class ImageWriter(Protocol):
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+def outcome_event(job: Job) -> tuple[str, dict[str, Any]]:
+    detail_type = DETAIL_TYPE_COMPLETED if job.status is JobStatus.COMPLETED else DETAIL_TYPE_FAILED
+    detail = OutcomeDetail(
+        tenant_id=job.tenant_id,
+        job_id=job.job_id,
+        status=job.status,
+        error=job.error,
+        image_key=job.image_key,
+        width=job.result_width,
+        height=job.result_height,
+        format=job.options.format,
+    )
+    return detail_type, detail.model_dump(mode="json", exclude_none=True)
+
+
+def destination_guard(allow_private: bool) -> DestinationGuard | None:
+    """The check applied to the page and every request it makes; none when private networks are allowed."""
+    if allow_private:
+        return None
+
+    def guard(url: str) -> None:
+        check_destination(url, allow_private=False)
+
+    return guard
+
+
+def run_capture(
+    message: CaptureMessage,
+    *,
+    jobs: JobUpdater,
+    capturer: Capturer,
+    images: ImageWriter,
+    bus: EventPublisher,
+    allow_private: bool,
+    timeout_ms: int,
+) -> Job | None:
+    """Capture one job. Page failures end the job as `failed`; infrastructure errors raise for a retry.
+
+    A job that is already finished is announced again instead of captured again: the message was
+    redelivered, possibly because the previous run died between storing the outcome and publishing it.
+    """
+    job = jobs.get(message.tenant_id, message.job_id)
+    if job is None:
+        logger.warning("capture message for a job that does not exist", extra={"job_id": message.job_id})
+        return None
+    if job.status.is_terminal:
+        bus.publish(*outcome_event(job))
+        return job
+
+    job = jobs.mark_processing(job.tenant_id, job.job_id, now_iso())
+    try:
+        result = capturer.capture(job.options, timeout_ms=timeout_ms, guard=destination_guard(allow_private))
+    except PageCaptureError as error:
+        return fail_job(job, str(error), jobs=jobs, bus=bus)
+
+    key = image_key(job.tenant_id, job.job_id, job.options.format)
+    images.put(key, result.image, CONTENT_TYPES[job.options.format])
+    job = jobs.mark_completed(
+        job.tenant_id,
+        job.job_id,
+        now_iso(),
+        {
+            "imageKey": key,
+            "imageWidth": result.width,
+            "imageHeight": result.height,
+            "imageBytes": len(result.image),
+            "finalUrl": result.final_url,
+            **({"httpStatus": result.http_status} if result.http_status is not None else {}),
+        },
+    )
+    bus.publish(*outcome_event(job))
+    metrics.add_metric(name="CapturesCompleted", unit="Count", value=1)
+    logger.info("capture completed", extra={"job_id": job.job_id, "bytes": len(result.image)})
+    return job
+
+
+def fail_job(job: Job, reason: str, *, jobs: JobUpdater, bus: EventPublisher) -> Job:
+    """End a job as failed and announce it, so its owner hears about it rather than nothing."""
+    failed = jobs.mark_failed(job.tenant_id, job.job_id, now_iso(), reason)
+    bus.publish(*outcome_event(failed))
+    metrics.add_metric(name="CapturesFailed", unit="Count", value=1)
+    logger.info("capture failed", extra={"job_id": job.job_id, "reason": reason})
+    return failed
+
+
+def abandon_capture(message: CaptureMessage, reason: str, *, jobs: JobUpdater, bus: EventPublisher) -> Job | None:
+    """The last delivery of a capture message failed too: end the job as failed instead of going silent."""
+    job = jobs.get(message.tenant_id, message.job_id)
+    if job is None:
+        return None
+    if job.status.is_terminal:
+        bus.publish(*outcome_event(job))
+        return job
+    return fail_job(job, reason, jobs=jobs, bus=bus)

@@ -1,0 +1,115 @@
+"""Resource names and operational limits: the one source both the CDK app and the local stack read.
+
+The CDK app builds a `StackConfig` (optionally overridden from CDK context) and passes the
+resulting names to each function as environment variables; the local stack builds the same
+`StackConfig` and creates identically named resources on moto, then sets the same variables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EVENT_SOURCE = "shotwire.capture"
+DETAIL_TYPE_COMPLETED = "Screenshot Completed"
+DETAIL_TYPE_FAILED = "Screenshot Failed"
+
+# Waits in seconds before each webhook retry: ~5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+# SQS refuses DelaySeconds above 15 minutes; longer waits hop through the queue several times.
+SQS_MAX_DELAY_SECONDS = 900
+
+POWERTOOLS_VERSION = "3.37.0"
+
+
+class StackConfig(BaseModel):
+    """Every name and limit that must agree between the deployed stack and the local one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prefix: str = Field(default="shotwire", pattern=r"^[a-z][a-z0-9-]{1,30}$")
+
+    # Capture
+    capture_memory_mb: int = 2048
+    capture_timeout_seconds: int = 90
+    capture_batch_size: int = 1
+    capture_max_receive_count: int = 3
+    capture_reserved_concurrency: int | None = None
+    capture_job_timeout_ms: int = 30_000
+
+    # Webhooks
+    dispatcher_memory_mb: int = 512
+    dispatcher_timeout_seconds: int = 60
+    webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_retry_batch_size: int = 10
+    webhook_retry_max_receive_count: int = 5
+    webhook_connect_timeout_seconds: float = 5.0
+    webhook_timeout_seconds: float = 10.0
+
+    # API
+    api_memory_mb: int = 512
+    api_timeout_seconds: int = 29
+    max_viewport: int = 10_000
+
+    # Storage
+    download_url_ttl_seconds: int = 24 * 3600
+    image_retention_days: int = 7
+    dlq_retention_days: int = 14
+
+    # Names ---------------------------------------------------------------
+    @property
+    def jobs_table(self) -> str:
+        return f"{self.prefix}-jobs"
+
+    @property
+    def keys_table(self) -> str:
+        return f"{self.prefix}-keys"
+
+    @property
+    def capture_queue(self) -> str:
+        return f"{self.prefix}-capture"
+
+    @property
+    def capture_dlq(self) -> str:
+        return f"{self.prefix}-capture-dlq"
+
+    @property
+    def webhook_retry_queue(self) -> str:
+        return f"{self.prefix}-webhook-retry"
+
+    @property
+    def webhook_dlq(self) -> str:
+        return f"{self.prefix}-webhook-dlq"
+
+    @property
+    def event_bus(self) -> str:
+        return f"{self.prefix}-events"
+
+    @property
+    def outcome_rule(self) -> str:
+        return f"{self.prefix}-capture-outcome"
+
+    def images_bucket(self, account: str, region: str) -> str:
+        """S3 names are global, so the account and region make the bucket name unique."""
+        return f"{self.prefix}-images-{account}-{region}"
+
+    @property
+    def capture_visibility_timeout_seconds(self) -> int:
+        # AWS advice for SQS-triggered Lambdas: at least six times the function timeout.
+        return 6 * self.capture_timeout_seconds
+
+    @property
+    def webhook_retry_visibility_timeout_seconds(self) -> int:
+        return 6 * self.dispatcher_timeout_seconds
+
+    @property
+    def outcome_event_pattern(self) -> dict[str, Any]:
+        """The EventBridge pattern that routes capture outcomes to the dispatcher (deployed and local)."""
+        return {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE_COMPLETED, DETAIL_TYPE_FAILED]}
+
+
+def load_stack_config(overrides: dict[str, Any] | None = None) -> StackConfig:
+    """Build the config, letting CDK context (or the local stack) override any field."""
+    return StackConfig(**(overrides or {}))

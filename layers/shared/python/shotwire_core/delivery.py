@@ -1,0 +1,132 @@
+"""Webhook delivery: sign, POST, record the attempt, then schedule a retry or give up to the DLQ."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from shotwire_core.adapters.webhook_http import DeliveryResult
+from shotwire_core.clock import now_iso
+from shotwire_core.config import SQS_MAX_DELAY_SECONDS
+from shotwire_core.ids import webhook_message_id
+from shotwire_core.jobs import LinkSigner, MessageSender, webhook_body
+from shotwire_core.models import Job, RetryMessage, Tenant, WebhookAttempt, WebhookStatus
+from shotwire_core.observability import logger, metrics
+
+
+class DeliveryJobs(Protocol):
+    def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+    def record_webhook_attempt(
+        self, tenant_id: str, job_id: str, attempt: WebhookAttempt, status: WebhookStatus, now: str
+    ) -> Job: ...
+
+
+class TenantReader(Protocol):
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+
+# (url, body, headers) -> result; the adapter owns DNS checks, connecting and timeouts.
+WebhookSender = Callable[[str, bytes, dict[str, str]], DeliveryResult]
+Signer = Callable[[str, str, int, bytes], dict[str, str]]
+
+# Errors that another attempt cannot fix.
+PERMANENT_ERRORS = frozenset({"ssrf_blocked"})
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, byte-identical to JavaScript's JSON.stringify of the parsed body."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def deliver(
+    tenant_id: str,
+    job_id: str,
+    attempt: int,
+    *,
+    jobs: DeliveryJobs,
+    tenants: TenantReader,
+    links: LinkSigner,
+    retry_queue: MessageSender,
+    dead_letters: MessageSender,
+    send: WebhookSender,
+    sign: Signer,
+    retry_schedule: tuple[int, ...],
+    link_ttl_seconds: int,
+    clock: Callable[[], float] = time.time,
+) -> WebhookStatus | None:
+    """Make delivery attempt number `attempt` (1-based) for a finished job."""
+    job = jobs.get(tenant_id, job_id)
+    if job is None or not job.webhook_url or not job.status.is_terminal:
+        return None
+    if job.webhook_status in (WebhookStatus.DELIVERED, WebhookStatus.FAILED):
+        # A duplicate outcome event (at-least-once upstream): this delivery already ended.
+        logger.info("delivery already finished", extra={"job_id": job_id, "status": job.webhook_status})
+        return job.webhook_status
+    tenant = tenants.get_tenant(tenant_id)
+    if tenant is None:
+        raise LookupError(f"tenant {tenant_id} not found")
+
+    screenshot_url = links.download_url(job.image_key, link_ttl_seconds) if job.image_key else None
+    body = encode_body(webhook_body(job, screenshot_url))
+    sent_at = clock()
+    headers = sign(tenant.webhook_secret, webhook_message_id(job.job_id), int(sent_at), body)
+    result = send(job.webhook_url, body, headers)
+
+    max_attempts = len(retry_schedule) + 1
+    if result.delivered:
+        status = WebhookStatus.DELIVERED
+    elif result.error_class in PERMANENT_ERRORS or attempt >= max_attempts:
+        status = WebhookStatus.FAILED
+    else:
+        status = WebhookStatus.RETRYING
+    record = WebhookAttempt(
+        attempt=attempt,
+        at=now_iso(),
+        status_code=result.status_code,
+        error=f"{result.error_class}: {result.error}" if result.error_class else None,
+        duration_ms=result.duration_ms,
+    )
+    jobs.record_webhook_attempt(tenant_id, job_id, record, status, now_iso())
+    log = {"job_id": job_id, "attempt": attempt, "status_code": result.status_code, "error": result.error_class}
+
+    if status is WebhookStatus.DELIVERED:
+        metrics.add_metric(name="WebhooksDelivered", unit="Count", value=1)
+        logger.info("webhook delivered", extra=log)
+    elif status is WebhookStatus.RETRYING:
+        wait = retry_schedule[attempt - 1]
+        message = RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=attempt + 1, due_at=sent_at + wait)
+        retry_queue.send(message.model_dump(), delay_seconds=min(wait, SQS_MAX_DELAY_SECONDS))
+        metrics.add_metric(name="WebhookRetriesScheduled", unit="Count", value=1)
+        logger.info("webhook attempt failed; retry scheduled", extra={**log, "retry_in_seconds": wait})
+    else:
+        dead_letters.send(
+            {
+                "tenantId": tenant_id,
+                "jobId": job_id,
+                "webhookId": webhook_message_id(job_id),
+                "attempts": attempt,
+                "lastError": record.error,
+                "lastStatusCode": result.status_code,
+                "failedAt": now_iso(),
+            }
+        )
+        metrics.add_metric(name="WebhooksExhausted", unit="Count", value=1)
+        logger.warning("webhook delivery failed for good; parked in the DLQ", extra=log)
+    return status
+
+
+def handle_retry(
+    message: RetryMessage,
+    *,
+    retry_queue: MessageSender,
+    clock: Callable[[], float] = time.time,
+    deliver_attempt: Callable[[str, str, int], WebhookStatus | None],
+) -> WebhookStatus | None:
+    """A retry message arrived. Waits longer than SQS's 15-minute delay limit hop through the queue."""
+    remaining = message.due_at - clock()
+    if remaining > 1:
+        retry_queue.send(message.model_dump(), delay_seconds=min(int(remaining), SQS_MAX_DELAY_SECONDS))
+        return None
+    return deliver_attempt(message.tenant_id, message.job_id, message.attempt)

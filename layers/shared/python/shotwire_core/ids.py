@@ -1,0 +1,38 @@
+"""Identifiers that sort by creation time, so a tenant's jobs list newest-first from a key query."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def _base32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, index = divmod(value, 32)
+        chars.append(_CROCKFORD[index])
+    return "".join(reversed(chars))
+
+
+def new_job_id(now_ms: int | None = None) -> str:
+    """A ULID-style id: 48 bits of milliseconds then 80 random bits, lowercase Crockford base32."""
+    millis = int(time.time() * 1000) if now_ms is None else now_ms
+    return "job_" + _base32(millis, 10) + _base32(secrets.randbits(80), 16)
+
+
+def new_api_key() -> str:
+    """An API key with a recognisable prefix (so leaked keys are easy to scan for) and 192 random bits."""
+    return "sw_live_" + secrets.token_urlsafe(24)
+
+
+def hash_api_key(api_key: str) -> str:
+    """Keys are stored only as SHA-256: a stolen table does not yield usable keys."""
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def webhook_message_id(job_id: str) -> str:
+    """The Standard Webhooks `webhook-id`: stable for a job so every retry and duplicate carries the same one."""
+    return "msg_" + job_id.removeprefix("job_")

@@ -1,0 +1,147 @@
+"""Submitting screenshot jobs, authenticating callers and shaping a job for its readers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Protocol
+
+from shotwire_core.clock import iso, utc_now
+from shotwire_core.errors import AuthenticationError, FieldProblem, InvalidRequestError, JobNotFoundError
+from shotwire_core.ids import hash_api_key, new_job_id
+from shotwire_core.models import FILE_EXTENSIONS, CaptureMessage, Job, JobStatus, ScreenshotRequest, WebhookStatus
+from shotwire_core.netguard import BlockedDestinationError, check_url
+from shotwire_core.observability import logger, metrics
+
+
+class JobWriter(Protocol):
+    def create(self, job: Job) -> None: ...
+    def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job: ...
+
+
+class KeyReader(Protocol):
+    def tenant_for_key(self, key_hash: str) -> str | None: ...
+
+
+class MessageSender(Protocol):
+    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None: ...
+
+
+class LinkSigner(Protocol):
+    def download_url(self, key: str, ttl_seconds: int) -> str: ...
+
+
+def authenticate(api_key: str | None, keys: KeyReader) -> str:
+    """The tenant that owns this key; only the key's hash is ever looked up."""
+    if not api_key:
+        raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
+    tenant_id = keys.tenant_for_key(hash_api_key(api_key))
+    if tenant_id is None:
+        raise AuthenticationError("invalid or revoked API key")
+    return tenant_id
+
+
+def image_key(tenant_id: str, job_id: str, image_format: str) -> str:
+    return f"{tenant_id}/{job_id}.{FILE_EXTENSIONS[image_format]}"
+
+
+def _check_destination(url: str, field: str, allow_private: bool) -> None:
+    try:
+        check_url(url, allow_private=allow_private)
+    except BlockedDestinationError as error:
+        raise InvalidRequestError([FieldProblem(field, error.code, f"{field} is not allowed: {error.reason}")]) from error
+
+
+def submit_screenshot(
+    tenant_id: str,
+    request: ScreenshotRequest,
+    *,
+    jobs: JobWriter,
+    capture_queue: MessageSender,
+    allow_private: bool,
+    retention_days: int,
+) -> Job:
+    """Record the job as queued, then hand it to the capture queue."""
+    _check_destination(request.url, "url", allow_private)
+    if request.webhook_url is not None:
+        _check_destination(request.webhook_url, "webhookUrl", allow_private)
+    now = utc_now()
+    job = Job(
+        tenant_id=tenant_id,
+        job_id=new_job_id(int(now.timestamp() * 1000)),
+        status=JobStatus.QUEUED,
+        options=request.capture_options(),
+        webhook_url=request.webhook_url,
+        webhook_status=WebhookStatus.PENDING if request.webhook_url else None,
+        created_at=iso(now),
+        updated_at=iso(now),
+        expires_at=int((now + timedelta(days=retention_days)).timestamp()),
+    )
+    jobs.create(job)
+    try:
+        capture_queue.send(CaptureMessage(tenant_id=tenant_id, job_id=job.job_id).model_dump())
+    except Exception:
+        # Never leave a job that claims to be queued when nothing will ever capture it.
+        jobs.mark_failed(tenant_id, job.job_id, iso(utc_now()), "internal error: the job could not be queued")
+        raise
+    metrics.add_metric(name="ScreenshotsSubmitted", unit="Count", value=1)
+    logger.info("job queued", extra={"job_id": job.job_id, "tenant_id": tenant_id})
+    return job
+
+
+def get_job(tenant_id: str, job_id: str, jobs: JobWriter) -> Job:
+    job = jobs.get(tenant_id, job_id)
+    if job is None:
+        raise JobNotFoundError(job_id)
+    return job
+
+
+def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
+    """The job as the API returns it; a completed job gets a freshly signed download link each time."""
+    view: dict[str, Any] = {
+        "jobId": job.job_id,
+        "status": job.status.value,
+        "url": job.options.url,
+        "width": job.result_width,
+        "height": job.result_height,
+        "format": job.options.format,
+        "fullPage": job.options.full_page,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+        "startedAt": job.started_at,
+        "completedAt": job.completed_at,
+        "request": job.options.model_dump(mode="json"),
+    }
+    if job.status is JobStatus.COMPLETED and job.image_key:
+        view["screenshotUrl"] = links.download_url(job.image_key, ttl_seconds)
+        view["imageBytes"] = job.image_bytes
+        view["finalUrl"] = job.final_url
+        view["httpStatus"] = job.http_status
+    if job.status is JobStatus.FAILED:
+        view["error"] = job.error
+    if job.webhook_url:
+        view["webhook"] = {
+            "url": job.webhook_url,
+            "status": job.webhook_status.value if job.webhook_status else None,
+            "attempts": [attempt.model_dump(mode="json", exclude_none=True) for attempt in job.webhook_attempts],
+        }
+    return {key: value for key, value in view.items() if value is not None}
+
+
+def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
+    """The webhook contract, in the field order receivers of the existing services see."""
+    body: dict[str, Any] = {"jobId": job.job_id, "status": job.status.value}
+    if job.status is JobStatus.COMPLETED:
+        body["screenshotUrl"] = screenshot_url
+    else:
+        body["error"] = job.error or "capture failed"
+    body.update(
+        {
+            "url": job.options.url,
+            "width": job.result_width,
+            "height": job.result_height,
+            "format": job.options.format,
+            "capturedAt": job.completed_at or job.updated_at,
+        }
+    )
+    return body

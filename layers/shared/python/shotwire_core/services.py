@@ -1,0 +1,49 @@
+"""Adapters wired from settings, built once per process (a warm Lambda reuses them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from shotwire_core.adapters.dynamo import JobTable, KeyTable
+from shotwire_core.adapters.messaging import EventBus, Queue
+from shotwire_core.adapters.storage import ImageStore
+from shotwire_core.adapters.webhook_http import DeliveryResult, post_webhook
+from shotwire_core.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    jobs: JobTable
+    keys: KeyTable
+    images: ImageStore
+    capture_queue: Queue
+    webhook_retry_queue: Queue
+    webhook_dlq: Queue
+    bus: EventBus
+
+    def send_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
+        return post_webhook(
+            url,
+            body,
+            headers,
+            allow_private=self.settings.allow_private_networks,
+            connect_timeout=self.settings.webhook_connect_timeout_seconds,
+            total_timeout=self.settings.webhook_timeout_seconds,
+        )
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    settings = get_settings()
+    return Services(
+        settings=settings,
+        jobs=JobTable(settings.jobs_table),
+        keys=KeyTable(settings.keys_table),
+        images=ImageStore(settings.images_bucket),
+        capture_queue=Queue(settings.capture_queue_url),
+        webhook_retry_queue=Queue(settings.webhook_retry_queue_url),
+        webhook_dlq=Queue(settings.webhook_dlq_url),
+        bus=EventBus(settings.event_bus_name),
+    )

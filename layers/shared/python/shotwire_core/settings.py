@@ -1,0 +1,107 @@
+"""Runtime settings, read once from the environment into a validated model.
+
+The CDK app sets these variables on each function from `StackConfig`; the local stack sets the
+same variables for the same handlers. Unset names fall back to `StackConfig` defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shotwire_core.config import DEFAULT_WEBHOOK_RETRY_SCHEDULE, StackConfig
+
+_DEFAULTS = StackConfig()
+
+# Environment variable name -> Settings field.
+ENV_VARS: dict[str, str] = {
+    "SHOTWIRE_JOBS_TABLE": "jobs_table",
+    "SHOTWIRE_KEYS_TABLE": "keys_table",
+    "SHOTWIRE_IMAGES_BUCKET": "images_bucket",
+    "SHOTWIRE_CAPTURE_QUEUE_URL": "capture_queue_url",
+    "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": "webhook_retry_queue_url",
+    "SHOTWIRE_WEBHOOK_DLQ_URL": "webhook_dlq_url",
+    "SHOTWIRE_EVENT_BUS_NAME": "event_bus_name",
+    "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "allow_private_networks",
+    "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "webhook_retry_schedule",
+    "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "webhook_connect_timeout_seconds",
+    "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "webhook_timeout_seconds",
+    "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": "download_url_ttl_seconds",
+    "SHOTWIRE_CAPTURE_TIMEOUT_MS": "capture_timeout_ms",
+    "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": "capture_max_receive_count",
+    "SHOTWIRE_CHROMIUM_PATH": "chromium_path",
+    "SHOTWIRE_CHROMIUM_ARGS": "chromium_args",
+    "SHOTWIRE_MAX_VIEWPORT": "max_viewport",
+    "SHOTWIRE_RETENTION_DAYS": "retention_days",
+}
+
+
+class Settings(BaseModel):
+    """What a running function needs to know about its surroundings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs_table: str = _DEFAULTS.jobs_table
+    keys_table: str = _DEFAULTS.keys_table
+    images_bucket: str = ""
+    capture_queue_url: str = ""
+    webhook_retry_queue_url: str = ""
+    webhook_dlq_url: str = ""
+    event_bus_name: str = _DEFAULTS.event_bus
+    allow_private_networks: bool = False
+    webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_connect_timeout_seconds: float = Field(default=_DEFAULTS.webhook_connect_timeout_seconds, gt=0)
+    webhook_timeout_seconds: float = Field(default=_DEFAULTS.webhook_timeout_seconds, gt=0)
+    download_url_ttl_seconds: int = Field(default=_DEFAULTS.download_url_ttl_seconds, ge=3600, le=7 * 24 * 3600)
+    capture_timeout_ms: int = Field(default=_DEFAULTS.capture_job_timeout_ms, ge=1000, le=120_000)
+    capture_max_receive_count: int = Field(default=_DEFAULTS.capture_max_receive_count, ge=1)
+    chromium_path: str | None = None
+    chromium_args: tuple[str, ...] = ()
+    max_viewport: int = Field(default=_DEFAULTS.max_viewport, ge=1, le=10_000)
+    retention_days: int = Field(default=_DEFAULTS.image_retention_days, ge=1)
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _non_negative(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(wait < 0 for wait in value):
+            raise ValueError("retry waits must be >= 0 seconds")
+        return value
+
+    @field_validator("chromium_args", mode="before")
+    @classmethod
+    def _split_args(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(value.split())
+        return value
+
+    @field_validator("chromium_path", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return value or None
+
+    @property
+    def max_webhook_attempts(self) -> int:
+        return len(self.webhook_retry_schedule) + 1
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {field: env[name] for name, field in ENV_VARS.items() if env.get(name, "") != ""}
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process, validated once (at cold start in Lambda)."""
+    return Settings.from_env()

@@ -1,0 +1,147 @@
+"""The HTTP edge of the API: one error envelope, API-key auth before validation, JSON-only bodies.
+
+Powertools runs its request-validation middleware before any user middleware. Authentication must come
+first (an anonymous caller learns nothing from a 422), so the edge extends that middleware instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from shotwire_core.errors import AuthenticationError, FieldProblem, InvalidRequestError, JobNotFoundError
+from shotwire_core.observability import logger
+
+TENANT_CONTEXT_KEY = "tenant_id"
+
+
+class UnsupportedMediaTypeError(Exception):
+    """The body is not declared as JSON."""
+
+
+def error_response(
+    status: HTTPStatus, code: str, message: str, details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return Response(
+        status_code=status.value, content_type=content_types.APPLICATION_JSON, body={"error": error}, headers=headers
+    )
+
+
+def bearer_key(headers: dict[str, str]) -> str | None:
+    """The API key from `Authorization: Bearer <key>` (or `x-api-key`, API Gateway's habit)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    authorization = lowered.get("authorization", "").strip()
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return lowered.get("x-api-key", "").strip() or None
+
+
+def _problem_from_pydantic(error: dict[str, Any]) -> FieldProblem:
+    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    rule = str(error.get("type", "invalid"))
+    if rule == "json_invalid":
+        detail = (error.get("ctx") or {}).get("error", "")
+        return FieldProblem("body", rule, f"body is not valid JSON: {detail}".rstrip(": "))
+    field = ".".join(loc) if loc else "body"
+    message = str(error.get("msg", "is invalid"))
+    if rule == "missing":
+        message = "is required"
+    elif rule == "extra_forbidden":
+        message = "is not a known field"
+    elif rule == "model_attributes_type":
+        message = "must be a JSON object"
+    return FieldProblem(field, rule, f"{field} {message[0].lower()}{message[1:]}" if message else field)
+
+
+def _validation_response(problems: list[FieldProblem]) -> Response:
+    details = [{"field": p.field, "rule": p.rule, "message": p.message} for p in problems]
+    summary = "; ".join(p.message for p in problems)
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", f"invalid request: {summary}", details)
+
+
+class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
+    """Authenticate, insist on JSON bodies, then let Powertools validate against the route's models."""
+
+    def __init__(self, authenticate: Callable[[str | None], str], public_paths: Iterable[str]) -> None:
+        super().__init__()
+        self._authenticate = authenticate
+        self._public_paths = frozenset(public_paths)
+
+    def handler(self, app: Any, next_middleware: NextMiddleware) -> Response:
+        route = app.context["_route"]
+        if route.path not in self._public_paths:
+            tenant_id = self._authenticate(bearer_key(dict(app.current_event.headers or {})))
+            app.append_context(**{TENANT_CONTEXT_KEY: tenant_id})
+        return super().handler(app, next_middleware)
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        content_type = (app.current_event.headers or {}).get("content-type", "") or ""
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        # A missing Content-Type is read as JSON (API Gateway's console sends none); any other type is refused,
+        # including form encoding, which Powertools would otherwise parse into the model.
+        if media_type and media_type != "application/json":
+            raise UnsupportedMediaTypeError(content_type)
+        if not (app.current_event.body or "").strip():
+            raise RequestValidationError(
+                [{"type": "missing", "loc": ("body",), "msg": "request body is required", "input": None}]
+            )
+        return super()._get_body(app)
+
+
+def install_edge(app: APIGatewayRestResolver, authenticate: Callable[[str | None], str], public_paths: Iterable[str]) -> None:
+    """Wire auth, content negotiation and the error table into a resolver created with validation on."""
+    # Powertools keeps its request-validation middleware here; replacing it keeps its position (first).
+    app._request_validation_middleware = EdgeMiddleware(authenticate, public_paths)  # type: ignore[attr-defined]
+
+    @app.exception_handler(AuthenticationError)
+    def _unauthorized(error: AuthenticationError) -> Response:
+        return error_response(
+            HTTPStatus.UNAUTHORIZED, "unauthorized", str(error), headers={"WWW-Authenticate": 'Bearer realm="shotwire"'}
+        )
+
+    @app.exception_handler(UnsupportedMediaTypeError)
+    def _unsupported(error: UnsupportedMediaTypeError) -> Response:
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            f"Content-Type must be application/json, got {str(error)!r}",
+            [{"field": "Content-Type", "rule": "application_json", "message": "the body must be sent as application/json"}],
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response:
+        return _validation_response([_problem_from_pydantic(dict(e)) for e in error.errors()])
+
+    @app.exception_handler(InvalidRequestError)
+    def _rejected(error: InvalidRequestError) -> Response:
+        return _validation_response(error.problems)
+
+    @app.exception_handler(JobNotFoundError)
+    def _missing_job(error: JobNotFoundError) -> Response:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", f"no job {error} for this API key")
+
+    @app.not_found
+    def _no_route(error: NotFoundError) -> Response:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such endpoint")
+
+    @app.exception_handler(Exception)
+    def _internal(error: Exception) -> Response:
+        # Never leak a stack trace; the log has it, keyed by the request's correlation id.
+        logger.exception("unhandled error")
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "internal error; please retry")
+
+
+def tenant_of(app: APIGatewayRestResolver) -> str:
+    return str(app.context[TENANT_CONTEXT_KEY])
