@@ -1,0 +1,73 @@
+"""The public REST API: API Gateway (v1) proxying every route to one Lambda function."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from shotwire_core.config import StackConfig
+
+from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
+from infra.environment import settings_environment
+from infra.layers import Layers
+from infra.storage import Storage
+
+# Stage-wide ceiling in front of the per-key checks in the handler: caps the bill if a key leaks.
+THROTTLING_RATE_LIMIT = 50  # requests per second, steady state
+THROTTLING_BURST_LIMIT = 100
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: Storage,
+        layers: Layers,
+        capture_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="shotwire REST API: submit screenshot jobs, read their status and download links",
+            runtime=RUNTIME,
+            handler=ZIP_HANDLER,
+            code=lambda_.Code.from_asset(str(REPO_ROOT / "functions" / "api"), exclude=ASSET_EXCLUDE),
+            layers=layers.all,
+            **function_props(
+                self,
+                service="api",
+                memory_mb=config.api_memory_mb,
+                timeout_seconds=config.api_timeout_seconds,
+                environment=settings_environment(
+                    config,
+                    images_bucket=storage.bucket.bucket_name,
+                    queue_urls={"SHOTWIRE_CAPTURE_QUEUE_URL": capture_queue.queue_url},
+                ),
+            ),
+        )
+
+        self.rest_api = apigw.LambdaRestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{config.prefix}-api",
+            handler=self.function,
+            proxy=True,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            deploy_options=apigw.StageOptions(
+                throttling_rate_limit=THROTTLING_RATE_LIMIT,
+                throttling_burst_limit=THROTTLING_BURST_LIMIT,
+                tracing_enabled=True,
+            ),
+        )
+
+        storage.jobs_table.grant_read_write_data(self.function)
+        storage.keys_table.grant_read_data(self.function)
+        capture_queue.grant_send_messages(self.function)
+        # Read only, to presign GET links; the API never writes images or publishes outcomes.
+        storage.bucket.grant_read(self.function)

@@ -1,0 +1,104 @@
+"""The capture worker: queue, dead-letter queue and the Chromium container function that drains them."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from shotwire_core.config import StackConfig
+
+from infra.defaults import REPO_ROOT, function_props
+from infra.environment import settings_environment
+from infra.storage import Storage
+
+DOCKERFILE = "functions/capture/Dockerfile"
+
+# The build context is the repo root (the image needs layers/shared too). The root .dockerignore lets in
+# only what the Dockerfile copies; this list is the backstop if someone loosens it, so that local clutter
+# never reaches the asset hash or the staged copy in cdk.out.
+IMAGE_EXCLUDE = [
+    ".git",
+    ".venv",
+    "**/.venv",
+    "cdk.out",
+    "node_modules",
+    "build",
+    "dist",
+    "docs",
+    "tests",
+    ".dev",
+    "devstack",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+]
+
+
+class CaptureWorker(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: Storage,
+        event_bus: events.IEventBus,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.dlq = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=config.capture_dlq,
+            retention_period=Duration.days(config.dlq_retention_days),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            queue_name=config.capture_queue,
+            visibility_timeout=Duration.seconds(config.capture_visibility_timeout_seconds),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=config.capture_max_receive_count),
+        )
+
+        self.function = lambda_.DockerImageFunction(
+            self,
+            "Function",
+            description="Renders one page in Chromium and stores the screenshot",
+            # Only hashed at synth; `cdk deploy` builds and pushes it (Docker needed there, not here).
+            code=lambda_.DockerImageCode.from_image_asset(
+                str(REPO_ROOT),
+                file=DOCKERFILE,
+                exclude=IMAGE_EXCLUDE,
+                platform=ecr_assets.Platform.LINUX_AMD64,
+            ),
+            reserved_concurrent_executions=config.capture_reserved_concurrency,
+            **function_props(
+                self,
+                service="capture",
+                memory_mb=config.capture_memory_mb,
+                timeout_seconds=config.capture_timeout_seconds,
+                environment=settings_environment(config, images_bucket=storage.bucket.bucket_name),
+            ),
+        )
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=config.capture_batch_size,
+                # One bad page must not send the rest of the batch back to the queue.
+                report_batch_item_failures=True,
+            )
+        )
+
+        storage.jobs_table.grant_read_write_data(self.function)
+        storage.bucket.grant_put(self.function)
+        event_bus.grant_put_events_to(self.function)

@@ -1,0 +1,57 @@
+"""Lambda defaults shared by every function, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+# The capture image and the Powertools layer ARN are both x86_64; keep every function on one architecture.
+ARCHITECTURE = lambda_.Architecture.X86_64
+TRACING = lambda_.Tracing.ACTIVE
+LOGGING_FORMAT = lambda_.LoggingFormat.JSON
+APPLICATION_LOG_LEVEL = lambda_.ApplicationLogLevel.INFO
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+ZIP_HANDLER = "handler.lambda_handler"
+SERVICE_PREFIX = "shotwire"
+METRICS_NAMESPACE = "Shotwire"
+
+# Files that must never reach an asset: they change on every run and would churn the asset hash.
+ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache"]
+
+
+def powertools_environment(service: str) -> dict[str, str]:
+    return {
+        "POWERTOOLS_SERVICE_NAME": f"{SERVICE_PREFIX}-{service}",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+
+
+def function_props(
+    scope: Construct,
+    *,
+    service: str,
+    memory_mb: int,
+    timeout_seconds: int,
+    environment: dict[str, str],
+) -> dict[str, Any]:
+    """Keyword arguments common to zip and image functions; `service` names logs, traces and metrics."""
+    return {
+        "architecture": ARCHITECTURE,
+        "tracing": TRACING,
+        "logging_format": LOGGING_FORMAT,
+        "application_log_level_v2": APPLICATION_LOG_LEVEL,
+        # An explicit log group: retention is set up front instead of through a custom resource.
+        "log_group": logs.LogGroup(scope, "Logs", retention=LOG_RETENTION),
+        "memory_size": memory_mb,
+        "timeout": Duration.seconds(timeout_seconds),
+        "environment": {**environment, **powertools_environment(service)},
+    }

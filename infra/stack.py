@@ -1,0 +1,50 @@
+"""ShotwireStack: composes the constructs and publishes what clients and operators need to find."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+from shotwire_core.config import StackConfig
+
+from infra.api import Api
+from infra.capture import CaptureWorker
+from infra.layers import Layers
+from infra.storage import Storage
+from infra.webhooks import WebhookDelivery
+
+
+class ShotwireStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, description="shotwire: asynchronous screenshot API", **kwargs)
+        self.config = config
+
+        self.storage = Storage(self, "Storage", config=config)
+        self.layers = Layers(self, "Layers")
+        self.webhooks = WebhookDelivery(self, "Webhooks", config=config, storage=self.storage, layers=self.layers)
+        self.capture = CaptureWorker(
+            self, "Capture", config=config, storage=self.storage, event_bus=self.webhooks.event_bus
+        )
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            storage=self.storage,
+            layers=self.layers,
+            capture_queue=self.capture.queue,
+        )
+
+        outputs = {
+            "ApiUrl": self.api.rest_api.url,
+            "ImagesBucketName": self.storage.bucket.bucket_name,
+            "JobsTableName": self.storage.jobs_table.table_name,
+            "KeysTableName": self.storage.keys_table.table_name,
+            "CaptureQueueUrl": self.capture.queue.queue_url,
+            "CaptureDlqUrl": self.capture.dlq.queue_url,
+            "WebhookRetryQueueUrl": self.webhooks.retry_queue.queue_url,
+            "WebhookDlqUrl": self.webhooks.dlq.queue_url,
+            "EventBusName": self.webhooks.event_bus.event_bus_name,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

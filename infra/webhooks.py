@@ -1,0 +1,128 @@
+"""Webhook delivery: the outcome bus and rule, the dispatcher, its retry queue and dead-letter queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from shotwire_core.config import StackConfig
+
+from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
+from infra.environment import settings_environment
+from infra.layers import Layers
+from infra.storage import Storage
+
+# An outcome that never reaches the dispatcher is a webhook never sent: let EventBridge retry for as long
+# as it allows, then park the event in the webhook DLQ.
+RULE_TARGET_RETRY_ATTEMPTS = 185
+RULE_TARGET_MAX_EVENT_AGE = Duration.hours(24)
+
+# The dispatcher re-sends a message for each hop of the retry schedule; keep every hop well inside retention.
+RETRY_QUEUE_RETENTION = Duration.days(14)
+
+
+def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
+    """config.outcome_event_pattern uses EventBridge's JSON keys ("detail-type"); CDK wants snake_case."""
+    return events.EventPattern(**{key.replace("-", "_"): value for key, value in pattern.items()})
+
+
+class WebhookDelivery(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: Storage,
+        layers: Layers,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.event_bus = events.EventBus(self, "Bus", event_bus_name=config.event_bus)
+
+        self.dlq = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=config.webhook_dlq,
+            retention_period=Duration.days(config.dlq_retention_days),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.retry_queue = sqs.Queue(
+            self,
+            "RetryQueue",
+            queue_name=config.webhook_retry_queue,
+            visibility_timeout=Duration.seconds(config.webhook_retry_visibility_timeout_seconds),
+            retention_period=RETRY_QUEUE_RETENTION,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dlq, max_receive_count=config.webhook_retry_max_receive_count
+            ),
+        )
+
+        self.function = lambda_.Function(
+            self,
+            "Dispatcher",
+            description="Signs and delivers capture outcomes to tenant webhooks, scheduling retries",
+            runtime=RUNTIME,
+            handler=ZIP_HANDLER,
+            code=lambda_.Code.from_asset(str(REPO_ROOT / "functions" / "dispatcher"), exclude=ASSET_EXCLUDE),
+            layers=layers.all,
+            # Crashes on events from the rule (not delivery failures, which go to the retry queue) are
+            # retried by Lambda, then kept in the webhook DLQ instead of being dropped.
+            retry_attempts=2,
+            on_failure=destinations.SqsDestination(self.dlq),
+            **function_props(
+                self,
+                service="dispatcher",
+                memory_mb=config.dispatcher_memory_mb,
+                timeout_seconds=config.dispatcher_timeout_seconds,
+                environment=settings_environment(
+                    config,
+                    images_bucket=storage.bucket.bucket_name,
+                    queue_urls={
+                        "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": self.retry_queue.queue_url,
+                        "SHOTWIRE_WEBHOOK_DLQ_URL": self.dlq.queue_url,
+                    },
+                ),
+            ),
+        )
+
+        self.rule = events.Rule(
+            self,
+            "OutcomeRule",
+            rule_name=config.outcome_rule,
+            event_bus=self.event_bus,
+            event_pattern=event_pattern(config.outcome_event_pattern),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dlq,
+                    retry_attempts=RULE_TARGET_RETRY_ATTEMPTS,
+                    max_event_age=RULE_TARGET_MAX_EVENT_AGE,
+                )
+            ],
+        )
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                self.retry_queue,
+                batch_size=config.webhook_retry_batch_size,
+                # A failing endpoint must not hold back deliveries to the others in the batch.
+                report_batch_item_failures=True,
+            )
+        )
+
+        storage.jobs_table.grant_read_write_data(self.function)
+        storage.keys_table.grant_read_data(self.function)
+        # Read only: the dispatcher presigns GET links to the screenshot for the webhook payload.
+        storage.bucket.grant_read(self.function)
+        self.retry_queue.grant_send_messages(self.function)
+        self.dlq.grant_send_messages(self.function)

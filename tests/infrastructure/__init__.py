@@ -1,0 +1,1 @@
+"""Assertions on the synthesized CloudFormation template (no Docker, no AWS)."""
