@@ -1,0 +1,121 @@
+"""Runs the local stack exactly as `make dev` does (python -m devstack) in a subprocess, on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import PageServer, WebhookReceiver, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+API_KEY = "sw_test_key_for_e2e_0001"
+SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWUyZS10ZXN0cy0wMQ=="
+
+PAGES = {
+    "/simple": "<html><head><title>Simple</title></head><body style='margin:0;background:#36c'>"
+    "<h1 style='color:white'>shotwire</h1></body></html>",
+    "/tall": "<html><head><title>Tall</title></head><body style='margin:0'>"
+    "<div style='height:2600px;background:linear-gradient(#f00,#00f)'></div></body></html>",
+}
+
+
+@dataclass
+class Stack:
+    api_url: str
+    moto_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+                key: str | None = API_KEY, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            all_headers["Authorization"] = f"Bearer {key}"
+        req = urllib.request.Request(self.api_url + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def wait_job(self, job_id: str, predicate: Any, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            _, job = self.request("GET", f"/v1/screenshots/{job_id}")
+            if predicate(job):
+                return job
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} never reached the expected state; last seen: {job}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    api_port, moto_port = free_port(), free_port()
+    log_path = tmp_path_factory.mktemp("devstack") / "devstack.log"
+    env = {
+        **os.environ,
+        "SHOTWIRE_PORT": str(api_port),
+        "SHOTWIRE_MOTO_PORT": str(moto_port),
+        "SHOTWIRE_DEV_API_KEY": API_KEY,
+        "SHOTWIRE_DEV_WEBHOOK_SECRET": SECRET,
+        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1",
+        # Three attempts, one then two seconds apart: retries and the DLQ without waiting minutes.
+        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
+        "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
+        "PYTHONPATH": f"{ROOT / 'layers' / 'shared' / 'python'}{os.pathsep}{ROOT}",
+    }
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    api_url = f"http://127.0.0.1:{api_port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(api_url + "/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"local stack did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
+        time.sleep(0.2)
+    stack = Stack(api_url, f"http://127.0.0.1:{moto_port}", process, log_path)
+    try:
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def pages() -> Iterator[str]:
+    with PageServer(PAGES).running() as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver().running() as running:
+        yield running

@@ -1,0 +1,90 @@
+"""In-process AWS (moto's mock_aws) with the same resources the local stack and the CDK app define."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from moto import mock_aws
+
+from devstack.resources import LocalResources, provision
+from devstack.runtime import load_function
+from shotwire_core.adapters import aws
+from shotwire_core.adapters.dynamo import KeyTable
+from shotwire_core.config import load_stack_config
+from shotwire_core.ids import hash_api_key
+from shotwire_core.models import Tenant
+from shotwire_core.services import get_services
+from shotwire_core.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY_A = "sw_test_tenant_a_key_000001"
+KEY_B = "sw_test_tenant_b_key_000002"
+SECRET_A = "whsec_dGVuYW50LWEtc2VjcmV0LWtleS1ieXRlcw=="
+
+
+@dataclass
+class Aws:
+    resources: LocalResources
+    keys: KeyTable
+
+
+def _reset_caches() -> None:
+    get_settings.cache_clear()
+    get_services.cache_clear()
+    aws.reset_clients()
+
+
+@pytest.fixture
+def allow_private() -> bool:
+    return True
+
+
+@pytest.fixture
+def aws_stack(monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> Iterator[Aws]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    with mock_aws():
+        config = load_stack_config()
+        resources = provision(config, "us-east-1", "123456789012")
+        env = {
+            "SHOTWIRE_JOBS_TABLE": config.jobs_table,
+            "SHOTWIRE_KEYS_TABLE": config.keys_table,
+            "SHOTWIRE_EVENT_BUS_NAME": config.event_bus,
+            "SHOTWIRE_IMAGES_BUCKET": resources.bucket,
+            "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
+            "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
+            "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
+            "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if allow_private else "0",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        _reset_caches()
+        keys = KeyTable(config.keys_table)
+        for tenant_id, key, secret in (("tenant-a", KEY_A, SECRET_A), ("tenant-b", KEY_B, SECRET_A)):
+            keys.put_tenant(Tenant(tenant_id=tenant_id, name=tenant_id, webhook_secret=secret))
+            keys.put_key(hash_api_key(key), tenant_id, "2026-01-01T00:00:00.000Z")
+        yield Aws(resources, keys)
+    _reset_caches()
+
+
+@pytest.fixture(scope="session")
+def api_module() -> ModuleType:
+    return load_function(ROOT / "functions" / "api" / "handler.py", "shotwire_fn_api_test")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -1,0 +1,161 @@
+"""The Chromium adapter against real pages on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from devstack.options import find_chromium
+from shotwire_core.adapters.browser import ChromiumCapturer, PageCaptureError
+from shotwire_core.models import CaptureOptions
+from tests.support import PageServer, closed_port, serving
+
+
+@pytest.fixture(scope="module")
+def capturer() -> Iterator[ChromiumCapturer]:
+    instance = ChromiumCapturer(find_chromium())
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="module")
+def other_server() -> Iterator[tuple[str, list[str]]]:
+    """A second origin, to check the guard sees subresource requests."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/svg+xml")
+            data = b"<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    with serving(Handler) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+
+
+@pytest.fixture(scope="module")
+def site(other_server: tuple[str, list[str]]) -> Iterator[str]:
+    other, _ = other_server
+    pages = {
+        "/plain": "<html><head><title>Plain</title></head><body style='background:#0a0'>x</body></html>",
+        "/with-image": f"<html><body><img src='{other}/pixel.svg'><script>fetch('{other}/api')</script></body></html>",
+    }
+    with PageServer(pages).running() as base:
+        yield base
+
+
+def _options(url: str, **changes: Any) -> CaptureOptions:
+    return CaptureOptions(url=url, width=changes.pop("width", 500), height=changes.pop("height", 300), **changes)
+
+
+def test_png_has_the_viewport_size_and_metadata(capturer: ChromiumCapturer, site: str) -> None:
+    result = capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
+    with Image.open(io.BytesIO(result.image)) as image:
+        assert image.format == "PNG" and image.size == (500, 300)
+        assert image.getpixel((250, 150))[:3] == (0, 170, 0)
+    assert (result.width, result.height, result.http_status, result.title) == (500, 300, 200, "Plain")
+
+
+def test_unreachable_page_is_a_page_error(capturer: ChromiumCapturer) -> None:
+    with pytest.raises(PageCaptureError, match="ERR_CONNECTION_REFUSED"):
+        capturer.capture(_options(f"http://127.0.0.1:{closed_port()}/"), timeout_ms=10_000, guard=None)
+
+
+def test_a_page_that_never_loads_times_out(capturer: ChromiumCapturer) -> None:
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(5)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    with serving(Slow) as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        with pytest.raises(PageCaptureError, match="did not load within 1 s"):
+            capturer.capture(_options(url), timeout_ms=1000, guard=None)
+
+
+def test_the_guard_sees_subresources_and_blocks_them(
+    capturer: ChromiumCapturer, site: str, other_server: tuple[str, list[str]]
+) -> None:
+    other, seen = other_server
+    checked: list[str] = []
+
+    def guard(url: str) -> None:
+        checked.append(url)
+        if url.startswith(other):
+            raise ValueError("address is private")
+
+    result = capturer.capture(_options(f"{site}/with-image"), timeout_ms=10_000, guard=guard)
+    assert result.http_status == 200
+    assert f"{site}/with-image" in checked
+    assert f"{other}/pixel.svg" in checked
+    assert seen == []  # the blocked origin was never contacted
+
+
+def test_a_blocked_main_page_fails_with_the_reason(capturer: ChromiumCapturer, site: str) -> None:
+    def guard(url: str) -> None:
+        raise ValueError("address 127.0.0.1 is loopback")
+
+    with pytest.raises(PageCaptureError, match="blocked: address 127.0.0.1 is loopback"):
+        capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=guard)
+
+
+def test_contexts_are_closed_after_success_and_failure(capturer: ChromiumCapturer, site: str) -> None:
+    capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
+    with pytest.raises(PageCaptureError):
+        capturer.capture(_options(f"http://127.0.0.1:{closed_port()}/"), timeout_ms=10_000, guard=None)
+    assert capturer._browser is not None and capturer._browser.contexts == []
+
+
+def _descendant_chromium_pids() -> list[int]:
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            names[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == me:
+                return True
+        return False
+
+    return [pid for pid, name in names.items() if "chrom" in name.lower() and descends(pid)]
+
+
+def test_a_crashed_browser_is_relaunched(capturer: ChromiumCapturer, site: str) -> None:
+    capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
+    launches = capturer.launches
+    pids = _descendant_chromium_pids()
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    result = capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
+    assert result.http_status == 200
+    assert capturer.launches == launches + 1

@@ -1,0 +1,88 @@
+"""The capture Lambda handler with SQS events on moto: retries for infrastructure errors, then a loud failure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from devstack.runtime import LocalContext, load_function
+from shotwire_core.models import JobStatus, ScreenshotRequest
+from shotwire_core.services import get_services
+from tests.integration.conftest import Aws
+from tests.support import PageServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def capture_module() -> Iterator[ModuleType]:
+    module = load_function(ROOT / "functions" / "capture" / "handler.py", "shotwire_fn_capture_test")
+    yield module
+    module.shutdown()
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[str]:
+    with PageServer({"/": "<html><body>hi</body></html>"}).running() as base:
+        yield base + "/"
+
+
+def _sqs_event(tenant_id: str, job_id: str, receive_count: int) -> dict[str, object]:
+    return {"Records": [{
+        "messageId": "m-1", "receiptHandle": "r-1",
+        "body": json.dumps({"tenantId": tenant_id, "jobId": job_id}),
+        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:shotwire-capture", "awsRegion": "us-east-1",
+    }]}
+
+
+def _submit(url: str) -> str:
+    from shotwire_core.jobs import submit_screenshot
+
+    services = get_services()
+    job = submit_screenshot("tenant-a", ScreenshotRequest.model_validate({"url": url}), jobs=services.jobs,
+                            capture_queue=services.capture_queue, allow_private=True, retention_days=7)
+    return job.job_id
+
+
+def test_capture_handler_completes_a_job(aws_stack: Aws, capture_module: ModuleType, page: str) -> None:
+    job_id = _submit(page)
+    result = capture_module.lambda_handler(_sqs_event("tenant-a", job_id, 1), LocalContext("shotwire-capture"))
+    assert result == {"batchItemFailures": []}
+    job = get_services().jobs.get("tenant-a", job_id)
+    assert job is not None and job.status is JobStatus.COMPLETED and job.image_key == f"tenant-a/{job_id}.png"
+    stored = boto3.client("s3", region_name="us-east-1").get_object(Bucket=aws_stack.resources.bucket,
+                                                                   Key=job.image_key)
+    assert stored["ContentType"] == "image/png"
+    tap = boto3.client("sqs", region_name="us-east-1").receive_message(QueueUrl=aws_stack.resources.outcome_tap_url)
+    (message,) = tap["Messages"]
+    event = json.loads(message["Body"])
+    assert event["detail-type"] == "Screenshot Completed" and event["detail"]["jobId"] == job_id
+
+
+def test_infrastructure_errors_are_retried_then_fail_the_job_on_the_last_delivery(
+    aws_stack: Aws, capture_module: ModuleType, page: str
+) -> None:
+    job_id = _submit(page)
+    # S3 goes away: an infrastructure failure, not the page's fault.
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.delete_bucket(Bucket=aws_stack.resources.bucket)
+
+    # A batch whose every record failed is raised, so Lambda returns the whole batch to the queue.
+    with pytest.raises(BatchProcessingError, match="NoSuchBucket"):
+        capture_module.lambda_handler(_sqs_event("tenant-a", job_id, 1), LocalContext("shotwire-capture"))
+    job = get_services().jobs.get("tenant-a", job_id)
+    assert job is not None and job.status is JobStatus.PROCESSING
+
+    last = capture_module.lambda_handler(_sqs_event("tenant-a", job_id, 3), LocalContext("shotwire-capture"))
+    assert last == {"batchItemFailures": []}
+    job = get_services().jobs.get("tenant-a", job_id)
+    assert job is not None and job.status is JobStatus.FAILED
+    assert job.error == "internal error: capture failed 3 times (NoSuchBucket)"

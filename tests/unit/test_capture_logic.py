@@ -1,0 +1,72 @@
+"""Capture logic with fakes: outcomes, redelivery after a crash, and giving up loudly."""
+
+from __future__ import annotations
+
+from shotwire_core.adapters.browser import CaptureResult, DestinationGuard, PageCaptureError
+from shotwire_core.capture import abandon_capture, run_capture
+from shotwire_core.config import DETAIL_TYPE_COMPLETED, DETAIL_TYPE_FAILED
+from shotwire_core.models import CaptureMessage, CaptureOptions, Job, JobStatus
+from tests.unit.fakes import FakeBus, FakeImages, FakeJobs
+
+MESSAGE = CaptureMessage(tenant_id="t1", job_id="job_1")
+
+
+def _queued() -> Job:
+    return Job(tenant_id="t1", job_id="job_1", status=JobStatus.QUEUED,
+               options=CaptureOptions(url="https://example.com", width=800, height=600, format="jpeg"),
+               created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z")
+
+
+class Capturer:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls = 0
+
+    def capture(self, options: CaptureOptions, *, timeout_ms: int, guard: DestinationGuard | None) -> CaptureResult:
+        self.calls += 1
+        if self.error:
+            raise self.error
+        return CaptureResult(b"\xff\xd8jpeg", options.width, 1234, options.url, 200, "Example")
+
+
+def _run(jobs: FakeJobs, capturer: Capturer, bus: FakeBus, images: FakeImages | None = None) -> Job | None:
+    return run_capture(MESSAGE, jobs=jobs, capturer=capturer, images=images or FakeImages(), bus=bus,
+                       allow_private=False, timeout_ms=1000)
+
+
+def test_success_stores_the_image_and_announces_it() -> None:
+    jobs, bus, images = FakeJobs(), FakeBus(), FakeImages()
+    jobs.create(_queued())
+    job = _run(jobs, Capturer(), bus, images)
+    assert job is not None and job.status is JobStatus.COMPLETED
+    assert images.stored == {"t1/job_1.jpg": b"\xff\xd8jpeg"}
+    ((detail_type, detail),) = bus.published
+    assert detail_type == DETAIL_TYPE_COMPLETED
+    assert detail == {"tenantId": "t1", "jobId": "job_1", "status": "completed", "imageKey": "t1/job_1.jpg",
+                      "width": 800, "height": 1234, "format": "jpeg"}
+
+
+def test_page_failure_fails_the_job_without_raising() -> None:
+    jobs, bus = FakeJobs(), FakeBus()
+    jobs.create(_queued())
+    job = _run(jobs, Capturer(PageCaptureError("could not load https://example.com: net::ERR_NAME")), bus)
+    assert job is not None and job.status is JobStatus.FAILED and "ERR_NAME" in (job.error or "")
+    assert bus.published[0][0] == DETAIL_TYPE_FAILED
+
+
+def test_redelivered_message_for_a_finished_job_reannounces_instead_of_recapturing() -> None:
+    # The previous run stored the outcome and died before publishing it.
+    jobs, bus, capturer = FakeJobs(), FakeBus(), Capturer()
+    jobs.create(_queued())
+    _run(jobs, capturer, FakeBus())
+    _run(jobs, capturer, bus)
+    assert capturer.calls == 1
+    assert [d for d, _ in bus.published] == [DETAIL_TYPE_COMPLETED]
+
+
+def test_abandoning_a_job_fails_it_and_announces_it() -> None:
+    jobs, bus = FakeJobs(), FakeBus()
+    jobs.create(_queued())
+    job = abandon_capture(MESSAGE, "internal error: capture failed 3 times", jobs=jobs, bus=bus)
+    assert job is not None and job.status is JobStatus.FAILED
+    assert bus.published[0][1]["error"] == "internal error: capture failed 3 times"

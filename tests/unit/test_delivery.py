@@ -1,0 +1,131 @@
+"""Delivery logic: what is recorded, when a retry is scheduled, hops past SQS's 15-minute limit, the DLQ."""
+
+from __future__ import annotations
+
+import pytest
+
+from shotwire_core.adapters.webhook_http import DeliveryResult
+from shotwire_core.delivery import deliver, handle_retry
+from shotwire_core.models import CaptureOptions, Job, JobStatus, RetryMessage, Tenant, WebhookStatus
+from shotwire_core.signing import generate_webhook_secret, signature_headers
+from tests.unit.fakes import FakeImages, FakeJobs, FakeQueue, FakeTenants
+
+SECRET = generate_webhook_secret()
+
+
+def _job(status: JobStatus = JobStatus.COMPLETED, webhook: str | None = "https://hooks.test/x") -> Job:
+    return Job(
+        tenant_id="t1", job_id="job_1", status=status,
+        options=CaptureOptions(url="https://example.com", width=800, height=600),
+        webhook_url=webhook, webhook_status=WebhookStatus.PENDING if webhook else None,
+        created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:01.000Z",
+        completed_at="2026-01-01T00:00:01.000Z", image_key="t1/job_1.png", image_width=800, image_height=1900,
+    )
+
+
+class Harness:
+    def __init__(self, job: Job, answers: list[DeliveryResult], schedule: tuple[int, ...] = (5, 300, 3600)) -> None:
+        self.jobs = FakeJobs()
+        self.jobs.create(job)
+        self.retries = FakeQueue()
+        self.dlq = FakeQueue()
+        self.answers = answers
+        self.requests: list[tuple[str, bytes, dict[str, str]]] = []
+        self.schedule = schedule
+        self.now = 1_000_000.0
+
+    def send(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
+        self.requests.append((url, body, headers))
+        return self.answers.pop(0)
+
+    def attempt(self, number: int) -> WebhookStatus | None:
+        return deliver(
+            "t1", "job_1", number, jobs=self.jobs, tenants=FakeTenants({"t1": Tenant(tenant_id="t1", name="t",
+                                                                                     webhook_secret=SECRET)}),
+            links=FakeImages(), retry_queue=self.retries, dead_letters=self.dlq, send=self.send,
+            sign=signature_headers, retry_schedule=self.schedule, link_ttl_seconds=3600, clock=lambda: self.now,
+        )
+
+
+OK = DeliveryResult(200, None, None, 3)
+FAIL = DeliveryResult(500, "http_status", "receiver answered HTTP 500", 3)
+
+
+def test_success_is_recorded_and_nothing_is_scheduled() -> None:
+    harness = Harness(_job(), [OK])
+    assert harness.attempt(1) is WebhookStatus.DELIVERED
+    job = harness.jobs.get("t1", "job_1")
+    assert job is not None and [a.status_code for a in job.webhook_attempts] == [200]
+    assert harness.retries.sent == [] and harness.dlq.sent == []
+    _, body, headers = harness.requests[0]
+    assert b'"width":800,"height":1900' in body  # the image's real size
+    assert headers["webhook-id"] == "msg_1"
+
+
+def test_failure_schedules_the_next_attempt_with_its_wait() -> None:
+    harness = Harness(_job(), [FAIL])
+    assert harness.attempt(1) is WebhookStatus.RETRYING
+    ((body, delay),) = harness.retries.sent
+    assert body == {"tenantId": "t1", "jobId": "job_1", "attempt": 2, "dueAt": harness.now + 5}
+    assert delay == 5
+
+
+def test_long_waits_are_capped_at_the_sqs_limit_and_hop() -> None:
+    harness = Harness(_job(), [FAIL, FAIL], schedule=(5, 3600))
+    harness.attempt(1)
+    harness.attempt(2)
+    body, delay = harness.retries.sent[-1]
+    assert delay == 900 and body["dueAt"] == harness.now + 3600
+
+    # An early receipt hops again instead of delivering.
+    delivered: list[int] = []
+    message = RetryMessage.model_validate(body)
+    queue = FakeQueue()
+    harness.now += 900
+    handle_retry(message, retry_queue=queue, clock=lambda: harness.now,
+                 deliver_attempt=lambda t, j, a: delivered.append(a) or None)
+    assert delivered == [] and queue.sent[0][1] == 900
+    harness.now += 2700
+    handle_retry(message, retry_queue=queue, clock=lambda: harness.now,
+                 deliver_attempt=lambda t, j, a: delivered.append(a) or None)
+    assert delivered == [3]
+
+
+def test_last_failure_parks_the_delivery_in_the_dlq() -> None:
+    harness = Harness(_job(), [FAIL, FAIL], schedule=(1,))
+    harness.attempt(1)
+    assert harness.attempt(2) is WebhookStatus.FAILED
+    ((parked, _),) = harness.dlq.sent
+    assert parked["jobId"] == "job_1" and parked["attempts"] == 2 and parked["lastStatusCode"] == 500
+    job = harness.jobs.get("t1", "job_1")
+    assert job is not None and job.webhook_status is WebhookStatus.FAILED
+
+
+def test_blocked_destination_is_not_retried() -> None:
+    harness = Harness(_job(), [DeliveryResult(None, "ssrf_blocked", "address 10.0.0.1 is private", 0)])
+    assert harness.attempt(1) is WebhookStatus.FAILED
+    assert harness.retries.sent == [] and len(harness.dlq.sent) == 1
+
+
+def test_a_duplicate_event_after_delivery_sends_nothing() -> None:
+    harness = Harness(_job(), [OK])
+    harness.attempt(1)
+    assert harness.attempt(1) is WebhookStatus.DELIVERED
+    assert len(harness.requests) == 1
+
+
+@pytest.mark.parametrize("job", [_job(webhook=None), _job(status=JobStatus.PROCESSING)])
+def test_nothing_to_deliver(job: Job) -> None:
+    harness = Harness(job, [])
+    assert harness.attempt(1) is None
+    assert harness.requests == []
+
+
+def test_failed_job_body_carries_the_error() -> None:
+    job = _job(status=JobStatus.FAILED).model_copy(update={"error": "could not load", "image_key": None,
+                                                          "image_width": None, "image_height": None})
+    harness = Harness(job, [OK])
+    harness.attempt(1)
+    _, body, _ = harness.requests[0]
+    assert body.startswith(b'{"jobId":"job_1","status":"failed","error":"could not load"')
+    assert b"screenshotUrl" not in body
