@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
 
 import aws_cdk as cdk  # noqa: E402
-from shotwire_core.config import StackConfig, load_stack_config  # noqa: E402
 
 from infra.stack import ShotwireStack  # noqa: E402
+from shotwire_core.config import StackConfig, load_stack_config  # noqa: E402
 
 CONTEXT_KEY = "shotwire"
 

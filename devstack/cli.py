@@ -47,8 +47,10 @@ def main() -> int:
     try:
         stack.start()
     except OSError as error:
-        print(f"shotwire dev: cannot start: {error} (is the port taken? set SHOTWIRE_PORT / SHOTWIRE_MOTO_PORT)",
-              file=sys.stderr)
+        print(
+            f"shotwire dev: cannot start: {error} (is the port taken? set SHOTWIRE_PORT / SHOTWIRE_MOTO_PORT)",
+            file=sys.stderr,
+        )
         stack.stop()
         return 1
     print(banner(options), flush=True)

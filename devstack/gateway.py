@@ -16,7 +16,9 @@ from devstack.runtime import Handler, LocalContext
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
-def proxy_event(method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str) -> dict[str, Any]:
+def proxy_event(
+    method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+) -> dict[str, Any]:
     """The event API Gateway's Lambda proxy integration sends for a `{proxy+}` resource."""
     parts = urlsplit(target)
     path = parts.path or "/"
@@ -72,8 +74,11 @@ class ApiGateway:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY_BYTES:
-                    self._reply(413, {"Content-Type": "application/json"},
-                                b'{"error":{"code":"payload_too_large","message":"request body over 10 MB"}}')
+                    self._reply(
+                        413,
+                        {"Content-Type": "application/json"},
+                        b'{"error":{"code":"payload_too_large","message":"request body over 10 MB"}}',
+                    )
                     return
                 body = self.rfile.read(length) if length else b""
                 event = proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
@@ -98,7 +103,7 @@ class ApiGateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer((host, port), RequestHandler)

@@ -134,7 +134,7 @@ class QueuePoller(threading.Thread):
                         AttributeNames=["All"],
                         MessageAttributeNames=["All"],
                     )
-                except Exception:  # noqa: BLE001 - moto going away at shutdown, or a transient error
+                except Exception:
                     if self.stopping.wait(0.5):
                         break
                     continue
@@ -151,7 +151,7 @@ class QueuePoller(threading.Thread):
             event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
             try:
                 result = self.handler(event, self.context()) or {}
-            except Exception:  # noqa: BLE001 - a whole-batch failure: every message comes back
+            except Exception:
                 logger.exception("local invoke failed", extra={"function": self.name})
                 return
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
@@ -162,7 +162,7 @@ class QueuePoller(threading.Thread):
                 try:
                     self.handler(eventbridge_event(message["Body"], self.region), self.context())
                     done.append(message)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     logger.exception("local async invoke failed", extra={"function": self.name})
         for message in done:
             sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -88,21 +88,37 @@ class LocalStack:
         res = self.resources
         self.pollers = [
             QueuePoller(
-                "shotwire-capture", res.capture_queue_url, queue_arn(res.capture_queue_url), capture.lambda_handler,
+                "shotwire-capture",
+                res.capture_queue_url,
+                queue_arn(res.capture_queue_url),
+                capture.lambda_handler,
                 lambda: context_for("shotwire-capture", config.capture_memory_mb, config.capture_timeout_seconds),
-                batch_size=config.capture_batch_size, region=REGION, on_exit=capture.shutdown,
+                batch_size=config.capture_batch_size,
+                region=REGION,
+                on_exit=capture.shutdown,
             ),
             QueuePoller(
-                "shotwire-dispatcher-events", res.outcome_tap_url, queue_arn(res.outcome_tap_url),
+                "shotwire-dispatcher-events",
+                res.outcome_tap_url,
+                queue_arn(res.outcome_tap_url),
                 dispatcher.lambda_handler,
-                lambda: context_for("shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds),
-                batch_size=10, region=REGION, as_sqs_event=False,
+                lambda: context_for(
+                    "shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds
+                ),
+                batch_size=10,
+                region=REGION,
+                as_sqs_event=False,
             ),
             QueuePoller(
-                "shotwire-dispatcher-retries", res.webhook_retry_queue_url, queue_arn(res.webhook_retry_queue_url),
+                "shotwire-dispatcher-retries",
+                res.webhook_retry_queue_url,
+                queue_arn(res.webhook_retry_queue_url),
                 dispatcher.lambda_handler,
-                lambda: context_for("shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds),
-                batch_size=config.webhook_retry_batch_size, region=REGION,
+                lambda: context_for(
+                    "shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds
+                ),
+                batch_size=config.webhook_retry_batch_size,
+                region=REGION,
             ),
         ]
         for poller in self.pollers:
@@ -123,7 +139,9 @@ class LocalStack:
         from shotwire_core.settings import get_settings
 
         keys = KeyTable(get_settings().keys_table)
-        keys.put_tenant(Tenant(tenant_id=DEV_TENANT_ID, name="Local developer", webhook_secret=self.options.webhook_secret))
+        keys.put_tenant(
+            Tenant(tenant_id=DEV_TENANT_ID, name="Local developer", webhook_secret=self.options.webhook_secret)
+        )
         keys.put_key(hash_api_key(self.options.api_key), DEV_TENANT_ID, now_iso())
 
     def stop(self) -> None:

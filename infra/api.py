@@ -6,12 +6,12 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from shotwire_core.config import StackConfig
 
 from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
 from infra.environment import settings_environment
 from infra.layers import Layers
 from infra.storage import Storage
+from shotwire_core.config import StackConfig
 
 # Stage-wide ceiling in front of the per-key checks in the handler: caps the bill if a key leaks.
 THROTTLING_RATE_LIMIT = 50  # requests per second, steady state

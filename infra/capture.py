@@ -9,11 +9,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from shotwire_core.config import StackConfig
 
 from infra.defaults import REPO_ROOT, function_props
 from infra.environment import settings_environment
 from infra.storage import Storage
+from shotwire_core.config import StackConfig
 
 DOCKERFILE = "functions/capture/Dockerfile"
 

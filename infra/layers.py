@@ -5,9 +5,9 @@ from __future__ import annotations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
-from shotwire_core.config import POWERTOOLS_VERSION
 
 from infra.defaults import ARCHITECTURE, ASSET_EXCLUDE, REPO_ROOT, RUNTIME
+from shotwire_core.config import POWERTOOLS_VERSION
 
 # Public parameter AWS keeps per region; its value is that region's Powertools layer ARN.
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"

@@ -6,13 +6,13 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
-from shotwire_core.config import StackConfig
 
 from infra.api import Api
 from infra.capture import CaptureWorker
 from infra.layers import Layers
 from infra.storage import Storage
 from infra.webhooks import WebhookDelivery
+from shotwire_core.config import StackConfig
 
 
 class ShotwireStack(Stack):

@@ -6,6 +6,7 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
 from shotwire_core.config import StackConfig
 
 

@@ -12,12 +12,12 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from shotwire_core.config import StackConfig
 
 from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
 from infra.environment import settings_environment
 from infra.layers import Layers
 from infra.storage import Storage
+from shotwire_core.config import StackConfig
 
 # An outcome that never reaches the dispatcher is a webhook never sent: let EventBridge retry for as long
 # as it allows, then park the event in the webhook DLQ.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -19,7 +20,7 @@ from shotwire_core.signing import signature_headers
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-class OutcomeEvent(EventBridgeModel):  # type: ignore[misc]
+class OutcomeEvent(EventBridgeModel):
     detail: OutcomeDetail
 
 
@@ -51,7 +52,7 @@ def retry_record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | None:
     if "Records" in event:  # the retry queue's event source
         return process_partial_response(
             event=event, record_handler=retry_record_handler, processor=processor, context=context

@@ -38,8 +38,15 @@ class Stack:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                key: str | None = API_KEY, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        key: str | None = API_KEY,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         if key:
@@ -80,8 +87,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     }
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "devstack"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     api_url = f"http://127.0.0.1:{api_port}"
     deadline = time.monotonic() + 60

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import urllib.request
 
@@ -74,8 +75,9 @@ def test_full_page_capture_reports_and_returns_the_full_height(
     stack: Stack, pages: str, receiver: WebhookReceiver
 ) -> None:
     hook = receiver.script("/full", [200])
-    status, accepted = stack.request(
-        "POST", "/v1/screenshots",
+    status, _ = stack.request(
+        "POST",
+        "/v1/screenshots",
         {"url": f"{pages}/tall", "width": 800, "height": 600, "fullPage": True, "webhookUrl": hook},
     )
     assert status == 202
@@ -89,9 +91,7 @@ def test_full_page_capture_reports_and_returns_the_full_height(
 
 def test_jpeg_format_is_honoured(stack: Stack, pages: str, receiver: WebhookReceiver) -> None:
     hook = receiver.script("/jpeg", [200])
-    _, accepted = stack.request(
-        "POST", "/v1/screenshot", {"url": f"{pages}/simple", "format": "jpeg", "webhookUrl": hook}
-    )
+    stack.request("POST", "/v1/screenshot", {"url": f"{pages}/simple", "format": "jpeg", "webhookUrl": hook})
     (delivery,) = receiver.wait_for("/jpeg", 1)
     assert delivery.json["format"] == "jpeg"
     with Image.open(io.BytesIO(_download(delivery.json["screenshotUrl"]))) as decoded:
@@ -109,7 +109,7 @@ def test_receiver_failing_twice_gets_the_third_attempt_with_the_same_webhook_id(
     for delivery in deliveries:
         _verify_all_signatures(delivery.headers, delivery.body)
     # The schedule is 1 s then 2 s.
-    gaps = [b.received_at - a.received_at for a, b in zip(deliveries, deliveries[1:], strict=False)]
+    gaps = [b.received_at - a.received_at for a, b in itertools.pairwise(deliveries)]
     assert gaps[0] >= 0.9 and gaps[1] >= 1.9, gaps
     job = stack.wait_job(accepted["jobId"], lambda j: j["webhook"]["status"] == "delivered")
     attempts = job["webhook"]["attempts"]
@@ -129,8 +129,13 @@ def test_receiver_that_never_accepts_ends_in_the_webhook_dlq(
     assert [a["statusCode"] for a in job["webhook"]["attempts"]] == [503, 503, 503]
     assert len(receiver.received("/dead")) == 3
 
-    sqs = boto3.client("sqs", endpoint_url=stack.moto_url, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     dlq_url = sqs.get_queue_url(QueueName="shotwire-webhook-dlq")["QueueUrl"]
     parked = []
     for _ in range(5):
@@ -139,9 +144,7 @@ def test_receiver_that_never_accepts_ends_in_the_webhook_dlq(
     assert any(p["jobId"] == accepted["jobId"] and p["attempts"] == 3 for p in parked), parked
 
 
-def test_unreachable_page_fails_the_job_and_sends_a_failed_webhook(
-    stack: Stack, receiver: WebhookReceiver
-) -> None:
+def test_unreachable_page_fails_the_job_and_sends_a_failed_webhook(stack: Stack, receiver: WebhookReceiver) -> None:
     hook = receiver.script("/unreachable", [200])
     url = f"http://127.0.0.1:{closed_port()}/nothing-here"
     _, accepted = stack.request("POST", "/v1/screenshots", {"url": url, "webhookUrl": hook})

@@ -9,10 +9,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import pytest
 from aws_cdk.assertions import Template
-from shotwire_core.config import StackConfig
 
 from app import build_app
 from infra.stack import ShotwireStack
+from shotwire_core.config import StackConfig
 
 
 @pytest.fixture(scope="module")

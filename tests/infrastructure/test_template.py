@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from shotwire_core.config import POWERTOOLS_VERSION, StackConfig
-from shotwire_core.settings import ENV_VARS, Settings
 
 from app import config_from_context, stack_name
 from infra.defaults import REPO_ROOT
 from infra.environment import SET_BY_IMAGE
+from shotwire_core.config import POWERTOOLS_VERSION, StackConfig
+from shotwire_core.settings import ENV_VARS, Settings
 
 Statement = dict[str, Any]
 

@@ -14,9 +14,17 @@ from devstack.runtime import LocalContext
 from tests.integration.conftest import KEY_A, KEY_B, Aws
 
 
-def call(api: ModuleType, method: str, path: str, body: Any = None, *, key: str | None = KEY_A,
-         content_type: str | None = "application/json", raw: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+def call(
+    api: ModuleType,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    key: str | None = KEY_A,
+    content_type: str | None = "application/json",
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     all_headers = dict(headers or {})
     if key is not None:
         all_headers["Authorization"] = f"Bearer {key}"
@@ -52,8 +60,13 @@ def test_submit_queues_the_job_and_writes_it(aws_stack: Aws, api_module: ModuleT
     status, job, _ = call(api_module, "GET", f"/v1/screenshots/{body['jobId']}")
     assert status == 200
     assert job["status"] == "queued"
-    assert job["request"] == {"url": "https://example.com/a", "width": 1280, "height": 800, "format": "png",
-                              "fullPage": False}
+    assert job["request"] == {
+        "url": "https://example.com/a",
+        "width": 1280,
+        "height": 800,
+        "format": "png",
+        "fullPage": False,
+    }
     assert "screenshotUrl" not in job
 
 
@@ -63,8 +76,9 @@ def test_singular_path_is_accepted(aws_stack: Aws, api_module: ModuleType) -> No
 
 
 def test_x_api_key_header_also_authenticates(aws_stack: Aws, api_module: ModuleType) -> None:
-    status, _, _ = call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com"}, key=None,
-                        headers={"x-api-key": KEY_A})
+    status, _, _ = call(
+        api_module, "POST", "/v1/screenshots", {"url": "https://example.com"}, key=None, headers={"x-api-key": KEY_A}
+    )
     assert status == 202
 
 
@@ -93,8 +107,10 @@ def test_revoked_key_stops_working(aws_stack: Aws, api_module: ModuleType) -> No
 
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     ddb.update_item(
-        TableName=aws_stack.keys.table_name, Key={"pk": {"S": f"key#{hash_api_key(KEY_B)}"}},
-        UpdateExpression="SET revokedAt = :now", ExpressionAttributeValues={":now": {"S": "2026-01-02T00:00:00Z"}},
+        TableName=aws_stack.keys.table_name,
+        Key={"pk": {"S": f"key#{hash_api_key(KEY_B)}"}},
+        UpdateExpression="SET revokedAt = :now",
+        ExpressionAttributeValues={":now": {"S": "2026-01-02T00:00:00Z"}},
     )
     status, _, _ = call(api_module, "GET", "/v1/screenshots/job_x", key=KEY_B)
     assert status == 401
@@ -183,8 +199,13 @@ def test_non_json_content_type_is_refused(aws_stack: Aws, api_module: ModuleType
 
 
 def test_json_with_charset_is_accepted(aws_stack: Aws, api_module: ModuleType) -> None:
-    status, _, _ = call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com"},
-                        content_type="application/json; charset=utf-8")
+    status, _, _ = call(
+        api_module,
+        "POST",
+        "/v1/screenshots",
+        {"url": "https://example.com"},
+        content_type="application/json; charset=utf-8",
+    )
     assert status == 202
 
 

@@ -113,7 +113,7 @@ def test_a_blocked_main_page_fails_with_the_reason(capturer: ChromiumCapturer, s
     def guard(url: str) -> None:
         raise ValueError("address 127.0.0.1 is loopback")
 
-    with pytest.raises(PageCaptureError, match="blocked: address 127.0.0.1 is loopback"):
+    with pytest.raises(PageCaptureError, match=r"blocked: address 127\.0\.0\.1 is loopback"):
         capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=guard)
 
 

@@ -34,21 +34,35 @@ def page() -> Iterator[str]:
 
 
 def _sqs_event(tenant_id: str, job_id: str, receive_count: int) -> dict[str, object]:
-    return {"Records": [{
-        "messageId": "m-1", "receiptHandle": "r-1",
-        "body": json.dumps({"tenantId": tenant_id, "jobId": job_id}),
-        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
-        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:shotwire-capture", "awsRegion": "us-east-1",
-    }]}
+    return {
+        "Records": [
+            {
+                "messageId": "m-1",
+                "receiptHandle": "r-1",
+                "body": json.dumps({"tenantId": tenant_id, "jobId": job_id}),
+                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:shotwire-capture",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
 
 
 def _submit(url: str) -> str:
     from shotwire_core.jobs import submit_screenshot
 
     services = get_services()
-    job = submit_screenshot("tenant-a", ScreenshotRequest.model_validate({"url": url}), jobs=services.jobs,
-                            capture_queue=services.capture_queue, allow_private=True, retention_days=7)
+    job = submit_screenshot(
+        "tenant-a",
+        ScreenshotRequest.model_validate({"url": url}),
+        jobs=services.jobs,
+        capture_queue=services.capture_queue,
+        allow_private=True,
+        retention_days=7,
+    )
     return job.job_id
 
 
@@ -58,8 +72,9 @@ def test_capture_handler_completes_a_job(aws_stack: Aws, capture_module: ModuleT
     assert result == {"batchItemFailures": []}
     job = get_services().jobs.get("tenant-a", job_id)
     assert job is not None and job.status is JobStatus.COMPLETED and job.image_key == f"tenant-a/{job_id}.png"
-    stored = boto3.client("s3", region_name="us-east-1").get_object(Bucket=aws_stack.resources.bucket,
-                                                                   Key=job.image_key)
+    stored = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=aws_stack.resources.bucket, Key=job.image_key
+    )
     assert stored["ContentType"] == "image/png"
     tap = boto3.client("sqs", region_name="us-east-1").receive_message(QueueUrl=aws_stack.resources.outcome_tap_url)
     (message,) = tap["Messages"]

@@ -30,8 +30,12 @@ class FakeJobs:
         return self._set(tenant_id, job_id, status=JobStatus.PROCESSING, started_at=now, updated_at=now)
 
     def mark_completed(self, tenant_id: str, job_id: str, now: str, result: dict[str, Any]) -> Job:
-        fields = {"image_key": result["imageKey"], "image_width": result["imageWidth"],
-                  "image_height": result["imageHeight"], "image_bytes": result["imageBytes"]}
+        fields = {
+            "image_key": result["imageKey"],
+            "image_width": result["imageWidth"],
+            "image_height": result["imageHeight"],
+            "image_bytes": result["imageBytes"],
+        }
         return self._set(tenant_id, job_id, status=JobStatus.COMPLETED, completed_at=now, updated_at=now, **fields)
 
     def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job:

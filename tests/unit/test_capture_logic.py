@@ -12,9 +12,14 @@ MESSAGE = CaptureMessage(tenant_id="t1", job_id="job_1")
 
 
 def _queued() -> Job:
-    return Job(tenant_id="t1", job_id="job_1", status=JobStatus.QUEUED,
-               options=CaptureOptions(url="https://example.com", width=800, height=600, format="jpeg"),
-               created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:00.000Z")
+    return Job(
+        tenant_id="t1",
+        job_id="job_1",
+        status=JobStatus.QUEUED,
+        options=CaptureOptions(url="https://example.com", width=800, height=600, format="jpeg"),
+        created_at="2026-01-01T00:00:00.000Z",
+        updated_at="2026-01-01T00:00:00.000Z",
+    )
 
 
 class Capturer:
@@ -30,8 +35,15 @@ class Capturer:
 
 
 def _run(jobs: FakeJobs, capturer: Capturer, bus: FakeBus, images: FakeImages | None = None) -> Job | None:
-    return run_capture(MESSAGE, jobs=jobs, capturer=capturer, images=images or FakeImages(), bus=bus,
-                       allow_private=False, timeout_ms=1000)
+    return run_capture(
+        MESSAGE,
+        jobs=jobs,
+        capturer=capturer,
+        images=images or FakeImages(),
+        bus=bus,
+        allow_private=False,
+        timeout_ms=1000,
+    )
 
 
 def test_success_stores_the_image_and_announces_it() -> None:
@@ -42,8 +54,15 @@ def test_success_stores_the_image_and_announces_it() -> None:
     assert images.stored == {"t1/job_1.jpg": b"\xff\xd8jpeg"}
     ((detail_type, detail),) = bus.published
     assert detail_type == DETAIL_TYPE_COMPLETED
-    assert detail == {"tenantId": "t1", "jobId": "job_1", "status": "completed", "imageKey": "t1/job_1.jpg",
-                      "width": 800, "height": 1234, "format": "jpeg"}
+    assert detail == {
+        "tenantId": "t1",
+        "jobId": "job_1",
+        "status": "completed",
+        "imageKey": "t1/job_1.jpg",
+        "width": 800,
+        "height": 1234,
+        "format": "jpeg",
+    }
 
 
 def test_page_failure_fails_the_job_without_raising() -> None:

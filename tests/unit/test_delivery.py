@@ -15,11 +15,18 @@ SECRET = generate_webhook_secret()
 
 def _job(status: JobStatus = JobStatus.COMPLETED, webhook: str | None = "https://hooks.test/x") -> Job:
     return Job(
-        tenant_id="t1", job_id="job_1", status=status,
+        tenant_id="t1",
+        job_id="job_1",
+        status=status,
         options=CaptureOptions(url="https://example.com", width=800, height=600),
-        webhook_url=webhook, webhook_status=WebhookStatus.PENDING if webhook else None,
-        created_at="2026-01-01T00:00:00.000Z", updated_at="2026-01-01T00:00:01.000Z",
-        completed_at="2026-01-01T00:00:01.000Z", image_key="t1/job_1.png", image_width=800, image_height=1900,
+        webhook_url=webhook,
+        webhook_status=WebhookStatus.PENDING if webhook else None,
+        created_at="2026-01-01T00:00:00.000Z",
+        updated_at="2026-01-01T00:00:01.000Z",
+        completed_at="2026-01-01T00:00:01.000Z",
+        image_key="t1/job_1.png",
+        image_width=800,
+        image_height=1900,
     )
 
 
@@ -40,10 +47,19 @@ class Harness:
 
     def attempt(self, number: int) -> WebhookStatus | None:
         return deliver(
-            "t1", "job_1", number, jobs=self.jobs, tenants=FakeTenants({"t1": Tenant(tenant_id="t1", name="t",
-                                                                                     webhook_secret=SECRET)}),
-            links=FakeImages(), retry_queue=self.retries, dead_letters=self.dlq, send=self.send,
-            sign=signature_headers, retry_schedule=self.schedule, link_ttl_seconds=3600, clock=lambda: self.now,
+            "t1",
+            "job_1",
+            number,
+            jobs=self.jobs,
+            tenants=FakeTenants({"t1": Tenant(tenant_id="t1", name="t", webhook_secret=SECRET)}),
+            links=FakeImages(),
+            retry_queue=self.retries,
+            dead_letters=self.dlq,
+            send=self.send,
+            sign=signature_headers,
+            retry_schedule=self.schedule,
+            link_ttl_seconds=3600,
+            clock=lambda: self.now,
         )
 
 
@@ -82,12 +98,20 @@ def test_long_waits_are_capped_at_the_sqs_limit_and_hop() -> None:
     message = RetryMessage.model_validate(body)
     queue = FakeQueue()
     harness.now += 900
-    handle_retry(message, retry_queue=queue, clock=lambda: harness.now,
-                 deliver_attempt=lambda t, j, a: delivered.append(a) or None)
+    handle_retry(
+        message,
+        retry_queue=queue,
+        clock=lambda: harness.now,
+        deliver_attempt=lambda t, j, a: delivered.append(a) or None,
+    )
     assert delivered == [] and queue.sent[0][1] == 900
     harness.now += 2700
-    handle_retry(message, retry_queue=queue, clock=lambda: harness.now,
-                 deliver_attempt=lambda t, j, a: delivered.append(a) or None)
+    handle_retry(
+        message,
+        retry_queue=queue,
+        clock=lambda: harness.now,
+        deliver_attempt=lambda t, j, a: delivered.append(a) or None,
+    )
     assert delivered == [3]
 
 
@@ -122,8 +146,9 @@ def test_nothing_to_deliver(job: Job) -> None:
 
 
 def test_failed_job_body_carries_the_error() -> None:
-    job = _job(status=JobStatus.FAILED).model_copy(update={"error": "could not load", "image_key": None,
-                                                          "image_width": None, "image_height": None})
+    job = _job(status=JobStatus.FAILED).model_copy(
+        update={"error": "could not load", "image_key": None, "image_width": None, "image_height": None}
+    )
     harness = Harness(job, [OK])
     harness.attempt(1)
     _, body, _ = harness.requests[0]

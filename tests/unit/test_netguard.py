@@ -13,6 +13,7 @@ import urllib.parse
 from typing import Any
 
 import pytest
+
 from shotwire_core.netguard import (
     BlockedDestinationError,
     check_destination,

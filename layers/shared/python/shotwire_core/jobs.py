@@ -49,7 +49,9 @@ def _check_destination(url: str, field: str, allow_private: bool) -> None:
     try:
         check_url(url, allow_private=allow_private)
     except BlockedDestinationError as error:
-        raise InvalidRequestError([FieldProblem(field, error.code, f"{field} is not allowed: {error.reason}")]) from error
+        raise InvalidRequestError(
+            [FieldProblem(field, error.code, f"{field} is not allowed: {error.reason}")]
+        ) from error
 
 
 def submit_screenshot(

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 
 
 def generate_webhook_secret() -> str:

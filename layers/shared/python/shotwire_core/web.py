@@ -27,7 +27,10 @@ class UnsupportedMediaTypeError(Exception):
 
 
 def error_response(
-    status: HTTPStatus, code: str, message: str, details: list[dict[str, Any]] | None = None,
+    status: HTTPStatus,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     error: dict[str, Any] = {"code": code, "message": message}
@@ -100,10 +103,12 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
         return super()._get_body(app)
 
 
-def install_edge(app: APIGatewayRestResolver, authenticate: Callable[[str | None], str], public_paths: Iterable[str]) -> None:
+def install_edge(
+    app: APIGatewayRestResolver, authenticate: Callable[[str | None], str], public_paths: Iterable[str]
+) -> None:
     """Wire auth, content negotiation and the error table into a resolver created with validation on."""
     # Powertools keeps its request-validation middleware here; replacing it keeps its position (first).
-    app._request_validation_middleware = EdgeMiddleware(authenticate, public_paths)  # type: ignore[attr-defined]
+    app._request_validation_middleware = EdgeMiddleware(authenticate, public_paths)
 
     @app.exception_handler(AuthenticationError)
     def _unauthorized(error: AuthenticationError) -> Response:
@@ -117,7 +122,13 @@ def install_edge(app: APIGatewayRestResolver, authenticate: Callable[[str | None
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             f"Content-Type must be application/json, got {str(error)!r}",
-            [{"field": "Content-Type", "rule": "application_json", "message": "the body must be sent as application/json"}],
+            [
+                {
+                    "field": "Content-Type",
+                    "rule": "application_json",
+                    "message": "the body must be sent as application/json",
+                }
+            ],
         )
 
     @app.exception_handler(RequestValidationError)

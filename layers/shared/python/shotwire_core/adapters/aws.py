@@ -20,7 +20,7 @@ def client(service: str) -> Any:
     """A cached client. Endpoints come from the standard AWS_ENDPOINT_URL variables (moto locally)."""
     with _lock:
         if service not in _clients:
-            _clients[service] = boto3.session.Session().client(service, config=_SERVICE_CONFIG.get(service, _CONFIG))  # type: ignore[call-overload]
+            _clients[service] = boto3.session.Session().client(service, config=_SERVICE_CONFIG.get(service, _CONFIG))
         return _clients[service]
 
 

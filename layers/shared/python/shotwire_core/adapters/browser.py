@@ -6,6 +6,7 @@ gives each job its own context: no cookies, storage or cache cross from one tena
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
@@ -65,8 +66,15 @@ def _readable(error: Exception) -> str:
 
 def _is_crash(error: Exception) -> bool:
     text = str(error)
-    return any(marker in text for marker in ("Target page, context or browser has been closed",
-                                             "Browser has been closed", "Target closed", "browser has disconnected"))
+    return any(
+        marker in text
+        for marker in (
+            "Target page, context or browser has been closed",
+            "Browser has been closed",
+            "Target closed",
+            "browser has disconnected",
+        )
+    )
 
 
 class ChromiumCapturer:
@@ -107,7 +115,9 @@ class ChromiumCapturer:
             self._close_browser()
             return self._capture_once(options, timeout_ms=timeout_ms, guard=guard)
 
-    def _capture_once(self, options: CaptureOptions, *, timeout_ms: int, guard: DestinationGuard | None) -> CaptureResult:
+    def _capture_once(
+        self, options: CaptureOptions, *, timeout_ms: int, guard: DestinationGuard | None
+    ) -> CaptureResult:
         browser = self._ensure_browser()
         try:
             context = browser.new_context(
@@ -158,27 +168,21 @@ class ChromiumCapturer:
             )
         finally:
             # Always close the context, even on failure, or pages pile up in a warm browser.
-            try:
+            with contextlib.suppress(PlaywrightError):
                 context.close()
-            except PlaywrightError:
-                pass
 
     def _close_browser(self) -> None:
         if self._browser is not None:
-            try:
+            with contextlib.suppress(PlaywrightError):
                 self._browser.close()
-            except PlaywrightError:
-                pass
             self._browser = None
 
     def close(self) -> None:
         """Close the browser and stop the Playwright driver (local shutdown; Lambda just freezes)."""
         self._close_browser()
         if self._playwright is not None:
-            try:
+            with contextlib.suppress(PlaywrightError):
                 self._playwright.stop()
-            except PlaywrightError:
-                pass
             self._playwright = None
             self._owner = None
 
@@ -191,7 +195,7 @@ def _guarded(route: Route, guard: DestinationGuard, blocked: list[str]) -> None:
         return
     try:
         guard(url)
-    except Exception as error:  # noqa: BLE001 - any refusal blocks the request
+    except Exception as error:
         blocked.append(str(error))
         logger.info("blocked request", extra={"reason": str(error)})
         route.abort("blockedbyclient")

@@ -99,14 +99,20 @@ class JobTable:
     def mark_completed(self, tenant_id: str, job_id: str, now: str, result: dict[str, Any]) -> Job:
         fields = {"status": JobStatus.COMPLETED.value, "completedAt": now, "updatedAt": now, **result}
         return self._update(
-            tenant_id, job_id, fields, condition="#status = :processing",
+            tenant_id,
+            job_id,
+            fields,
+            condition="#status = :processing",
             condition_values={":processing": JobStatus.PROCESSING.value},
         )
 
     def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job:
         fields = {"status": JobStatus.FAILED.value, "completedAt": now, "updatedAt": now, "error": error}
         return self._update(
-            tenant_id, job_id, fields, condition="NOT #status IN (:completed, :failed)",
+            tenant_id,
+            job_id,
+            fields,
+            condition="NOT #status IN (:completed, :failed)",
             condition_values={":completed": JobStatus.COMPLETED.value, ":failed": JobStatus.FAILED.value},
         )
 

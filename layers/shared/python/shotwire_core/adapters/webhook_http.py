@@ -82,8 +82,14 @@ def post_webhook(
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout)
     try:
         response = pool.urlopen(
-            "POST", target, body=body, headers=request_headers, redirect=False, retries=False,
-            preload_content=False, assert_same_host=False,
+            "POST",
+            target,
+            body=body,
+            headers=request_headers,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
         )
         try:
             excerpt = response.read(RESPONSE_EXCERPT_BYTES, decode_content=True) or b""
@@ -101,7 +107,7 @@ def post_webhook(
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2, so it must be caught first.
     except (NewConnectionError, ProtocolError) as error:
         return DeliveryResult(None, "connect", f"could not connect: {error}", elapsed())
-    except (ConnectTimeoutError, ReadTimeoutError) as error:
+    except (ConnectTimeoutError, ReadTimeoutError):
         return DeliveryResult(None, "timeout", f"timed out after {total_timeout:g} s", elapsed())
     except SSLError as error:
         return DeliveryResult(None, "tls", f"TLS error: {error}", elapsed())
