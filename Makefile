@@ -10,10 +10,11 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup system-deps dev test test-fast lint format synth deploy destroy clean
+.PHONY: help setup system-deps dev receiver test test-fast lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
+	@echo "make receiver a local webhook receiver on http://127.0.0.1:9000 that verifies signatures and saves images"
 	@echo "make test     run the test suite"
 	@echo "make lint     ruff and mypy"
 	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
@@ -35,6 +36,9 @@ $(STAMP): requirements.txt constraints.txt
 
 dev: setup
 	$(BIN)/python -m devstack
+
+receiver: setup
+	$(BIN)/python -m devstack.receiver
 
 test: setup
 	$(BIN)/pytest

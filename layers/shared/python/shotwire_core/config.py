@@ -41,7 +41,7 @@ class StackConfig(BaseModel):
 
     # Webhooks
     dispatcher_memory_mb: int = 512
-    dispatcher_timeout_seconds: int = 60
+    dispatcher_timeout_seconds: int = 120  # a retry batch of 10 at up to 10 s each
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_retry_batch_size: int = 10
     webhook_retry_max_receive_count: int = 5
