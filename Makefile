@@ -10,12 +10,13 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup system-deps dev receiver test test-fast lint format synth deploy destroy clean
+.PHONY: help setup system-deps dev receiver test test-fast bench lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
 	@echo "make receiver a local webhook receiver on http://127.0.0.1:9000 that verifies signatures and saves images"
 	@echo "make test     run the test suite"
+	@echo "make bench    submit-to-webhook latency through the local stack vs raw Playwright"
 	@echo "make lint     ruff and mypy"
 	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
 	@echo "make deploy   deploy to the AWS account in your environment (needs Docker for the capture image)"
@@ -54,6 +55,9 @@ lint: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/python -m bench.pipeline
 
 synth: setup
 	$(BIN)/python app.py

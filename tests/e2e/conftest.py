@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import PageServer, WebhookReceiver, free_port
+from tests.support import PageServer, WebhookReceiver, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sw_test_key_for_e2e_0001"
@@ -71,7 +71,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    api_port, moto_port = free_port(), free_port()
+    api_port, moto_port = free_ports(2)
     log_path = tmp_path_factory.mktemp("devstack") / "devstack.log"
     env = {
         **os.environ,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ROOT
-from tests.support import PageServer, free_port
+from tests.support import PageServer, free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +53,7 @@ def _alive(pids: list[int]) -> list[int]:
 
 
 def test_sigterm_leaves_no_chromium_or_moto_behind(tmp_path: Path) -> None:
-    api_port, moto_port = free_port(), free_port()
+    api_port, moto_port = free_ports(2)
     env = {
         **os.environ,
         "SHOTWIRE_PORT": str(api_port),

@@ -240,3 +240,9 @@ class TestDeployedNetworkRules:
         assert status == 422, response
         assert response["error"]["details"][0]["field"] == field
         assert queued_messages(aws_stack) == []
+
+
+@pytest.mark.parametrize("job_id", ["x" * 2000, "job_../../etc", "JOB_01M83SQQ0C6HK35WTDK7W1MY3V"])
+def test_malformed_job_ids_are_404_not_500(aws_stack: Aws, api_module: ModuleType, job_id: str) -> None:
+    status, body, _ = call(api_module, "GET", f"/v1/screenshots/{job_id}")
+    assert status == 404 and body["error"]["code"] == "not_found"

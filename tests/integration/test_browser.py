@@ -159,3 +159,40 @@ def test_a_crashed_browser_is_relaunched(capturer: ChromiumCapturer, site: str) 
     result = capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
     assert result.http_status == 200
     assert capturer.launches == launches + 1
+
+
+def test_websockets_pass_through_the_guard(capturer: ChromiumCapturer, other_server: tuple[str, list[str]]) -> None:
+    other, seen = other_server
+    ws_url = other.replace("http://", "ws://") + "/socket"
+
+    class SlowImage(BaseHTTPRequestHandler):
+        """Holds the load event for a moment so the socket is attempted before the capture ends."""
+
+        def do_GET(self) -> None:
+            if self.path == "/":
+                page = f"<html><body><script>new WebSocket('{ws_url}')</script><img src='/slow.svg'></body></html>"
+                data, kind = page.encode(), "text/html"
+            else:
+                time.sleep(0.7)
+                data, kind = b"<svg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/>", "image/svg+xml"
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    checked: list[str] = []
+
+    def guard(url: str) -> None:
+        checked.append(url)
+        if url.startswith(other):
+            raise ValueError("address is private")
+
+    seen.clear()
+    with serving(SlowImage) as server:
+        capturer.capture(_options(f"http://127.0.0.1:{server.server_address[1]}/"), timeout_ms=10_000, guard=guard)
+    assert f"{other}/socket" in checked
+    assert seen == []

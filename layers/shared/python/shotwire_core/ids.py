@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 
@@ -21,6 +22,13 @@ def new_job_id(now_ms: int | None = None) -> str:
     """A ULID-style id: 48 bits of milliseconds then 80 random bits, lowercase Crockford base32."""
     millis = int(time.time() * 1000) if now_ms is None else now_ms
     return "job_" + _base32(millis, 10) + _base32(secrets.randbits(80), 16)
+
+
+_JOB_ID = re.compile(r"job_[0-9a-hjkmnp-tv-z]{26}")
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
 
 
 def new_api_key() -> str:

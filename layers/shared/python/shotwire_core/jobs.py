@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from shotwire_core.clock import iso, utc_now
 from shotwire_core.errors import AuthenticationError, FieldProblem, InvalidRequestError, JobNotFoundError
-from shotwire_core.ids import hash_api_key, new_job_id
+from shotwire_core.ids import hash_api_key, is_job_id, new_job_id
 from shotwire_core.models import FILE_EXTENSIONS, CaptureMessage, Job, JobStatus, ScreenshotRequest, WebhookStatus
 from shotwire_core.netguard import BlockedDestinationError, check_url
 from shotwire_core.observability import logger, metrics
@@ -92,6 +92,10 @@ def submit_screenshot(
 
 
 def get_job(tenant_id: str, job_id: str, jobs: JobWriter) -> Job:
+    # Anything not shaped like our ids cannot exist; refusing it early also keeps oversized keys away
+    # from DynamoDB, which would answer them with a validation error rather than "not found".
+    if not is_job_id(job_id):
+        raise JobNotFoundError(job_id[:64])
     job = jobs.get(tenant_id, job_id)
     if job is None:
         raise JobNotFoundError(job_id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from playwright.sync_api import Browser, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, Playwright, Route, WebSocketRoute, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -32,6 +32,7 @@ BASE_ARGS = (
     "--no-first-run",
     "--disable-gpu",
     "--disable-dev-shm-usage",
+    "--dns-prefetch-disable",  # prefetching would resolve hosts the guard never saw
     "--hide-scrollbars",
     "--mute-audio",
 )
@@ -132,6 +133,9 @@ class ChromiumCapturer:
         try:
             if guard is not None:
                 context.route("**/*", lambda route: _guarded(route, guard, blocked))
+                # WebSockets do not pass through context.route; without this a page could open one to
+                # an internal address.
+                context.route_web_socket(re.compile(".*"), lambda socket: _guarded_socket(socket, guard, blocked))
             page = context.new_page()
             page.set_default_timeout(timeout_ms)
             try:
@@ -185,6 +189,17 @@ class ChromiumCapturer:
                 self._playwright.stop()
             self._playwright = None
             self._owner = None
+
+
+def _guarded_socket(socket: WebSocketRoute, guard: DestinationGuard, blocked: list[str]) -> None:
+    http_url = "http" + socket.url.removeprefix("ws") if socket.url.startswith("ws") else socket.url
+    try:
+        guard(http_url)
+    except Exception as error:
+        blocked.append(str(error))
+        socket.close(code=1008, reason="blocked")
+        return
+    socket.connect_to_server()
 
 
 def _guarded(route: Route, guard: DestinationGuard, blocked: list[str]) -> None:
