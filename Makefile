@@ -50,7 +50,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py
+	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py bench
 
 format: setup
 	$(BIN)/ruff format .

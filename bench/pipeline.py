@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
+import multiprocessing
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 from devstack.options import find_chromium
 from shotwire_core.adapters.browser import BASE_ARGS
-from tests.support import PageServer, WebhookReceiver, free_ports
+from tests.support import PageServer, WebhookReceiver, devstack_process
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sw_bench_key_000000000001"
 PAGE = "<html><head><title>Bench</title></head><body style='margin:0;background:#36c'><h1>bench</h1></body></html>"
 
@@ -60,62 +55,31 @@ def baseline(url: str, runs: int) -> list[float]:
 
 
 def pipeline(url: str, runs: int) -> tuple[list[float], list[float]]:
-    api_port, moto_port = free_ports(2)
-    env = {
-        **os.environ,
-        "SHOTWIRE_PORT": str(api_port),
-        "SHOTWIRE_MOTO_PORT": str(moto_port),
-        "SHOTWIRE_DEV_API_KEY": KEY,
-        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": f"{ROOT / 'layers' / 'shared' / 'python'}{os.pathsep}{ROOT}",
-    }
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{api_port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(api + "/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(log.read().decode(errors="replace")[-3000:]) from None
-                time.sleep(0.2)
-        end_to_end, submits = [], []
-        with WebhookReceiver().running() as receiver:
-            for index in range(runs + 2):
-                path = f"/bench-{index}"
-                hook = receiver.script(path, [200])
-                body = json.dumps({"url": url, "webhookUrl": hook}).encode()
-                request = urllib.request.Request(
-                    api + "/v1/screenshots",
-                    data=body,
-                    method="POST",
-                    headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-                )
-                started = time.perf_counter()
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    assert response.status == 202
-                accepted = time.perf_counter()
-                receiver.wait_for(path, 1, timeout=60)
-                if index >= 2:  # the first jobs launch Chromium
-                    submits.append(accepted - started)
-                    end_to_end.append(time.perf_counter() - started)
-        return end_to_end, submits
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+    env = {"SHOTWIRE_DEV_API_KEY": KEY, "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    end_to_end, submits = [], []
+    with (
+        tempfile.TemporaryFile() as log,
+        devstack_process(env, log) as running,
+        WebhookReceiver().running() as receiver,
+    ):
+        for index in range(runs + 2):
+            path = f"/bench-{index}"
+            hook = receiver.script(path, [200])
+            request = urllib.request.Request(
+                running.api_url + "/v1/screenshots",
+                data=json.dumps({"url": url, "webhookUrl": hook}).encode(),
+                method="POST",
+                headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+            )
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 202
+            accepted = time.perf_counter()
+            receiver.wait_for(path, 1, timeout=60)
+            if index >= 2:  # the first jobs launch Chromium
+                submits.append(accepted - started)
+                end_to_end.append(time.perf_counter() - started)
+    return end_to_end, submits
 
 
 def main() -> int:
@@ -126,7 +90,7 @@ def main() -> int:
         url = base + "/"
         raw = baseline(url, args.runs)
         end_to_end, submits = pipeline(url, args.runs)
-    print(f"\nshotwire pipeline benchmark ({os.cpu_count()} cores), simple local page, 1280x800 PNG")
+    print(f"\nshotwire pipeline benchmark ({multiprocessing.cpu_count()} cores), simple local page, 1280x800 PNG")
     print(_describe("baseline: raw Playwright capture", raw))
     print(_describe("API submit (POST -> 202)", submits))
     print(_describe("pipeline: submit -> webhook", end_to_end))

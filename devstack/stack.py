@@ -14,31 +14,39 @@ from devstack.gateway import ApiGateway
 from devstack.options import ACCOUNT, DEV_TENANT_ID, REGION, DevOptions
 from devstack.resources import LocalResources, provision, queue_arn
 from devstack.runtime import LocalContext, QueuePoller, load_function
+from shotwire_core.config import StackConfig, load_stack_config
+from shotwire_core.settings import function_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
 
 
-def handler_environment(options: DevOptions, resources: LocalResources, config_names: dict[str, str]) -> dict[str, str]:
-    """The variables the handlers read: the same names the CDK app sets on the deployed functions."""
-    env = {
-        # Always moto: never let a developer's real AWS credentials or profile reach a real account.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": options.moto_url,
-        "SHOTWIRE_JOBS_TABLE": config_names["jobs_table"],
-        "SHOTWIRE_KEYS_TABLE": config_names["keys_table"],
-        "SHOTWIRE_EVENT_BUS_NAME": config_names["event_bus"],
-        "SHOTWIRE_IMAGES_BUCKET": resources.bucket,
-        "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
-        "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
-        "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
-        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if options.allow_private_networks else "0",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "shotwire",
-    }
+def handler_environment(options: DevOptions, resources: LocalResources, config: StackConfig) -> dict[str, str]:
+    """The variables the handlers read: the same function the CDK app uses for the deployed functions.
+
+    Tunables the developer exported (a shorter retry schedule, say) win over the config's values;
+    resource names and queue URLs always point at what was just created on moto.
+    """
+    tunables = function_environment(
+        config,
+        images_bucket=resources.bucket,
+        allow_private_networks=options.allow_private_networks,
+    )
+    env = {name: os.environ.get(name) or value for name, value in tunables.items()}
+    env.update(
+        {
+            "SHOTWIRE_JOBS_TABLE": config.jobs_table,
+            "SHOTWIRE_KEYS_TABLE": config.keys_table,
+            "SHOTWIRE_EVENT_BUS_NAME": config.event_bus,
+            "SHOTWIRE_IMAGES_BUCKET": resources.bucket,
+            "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if options.allow_private_networks else "0",
+            "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
+            "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
+            "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            "POWERTOOLS_SERVICE_NAME": "shotwire",
+        }
+    )
     if options.chromium_path:
         env["SHOTWIRE_CHROMIUM_PATH"] = options.chromium_path
     return env
@@ -69,13 +77,9 @@ class LocalStack:
                 "AWS_ENDPOINT_URL": self.options.moto_url,
             }
         )
-        # Imported only now: the shared package reads settings from the environment once, on first use.
-        from shotwire_core.config import load_stack_config
-
         config = load_stack_config()
         self.resources = provision(config, REGION, ACCOUNT)
-        names = {"jobs_table": config.jobs_table, "keys_table": config.keys_table, "event_bus": config.event_bus}
-        os.environ.update(handler_environment(self.options, self.resources, names))
+        os.environ.update(handler_environment(self.options, self.resources, config))
         self._seed_dev_tenant()
 
         api = load_function(FUNCTIONS / "api" / "handler.py", "shotwire_fn_api")

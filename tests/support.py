@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 
 def free_port() -> int:
@@ -147,3 +153,56 @@ class WebhookReceiver:
         with serving(Handler) as server:
             self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
             yield self
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class DevstackProcess:
+    process: subprocess.Popen[bytes]
+    api_url: str
+    moto_url: str
+
+
+@contextmanager
+def devstack_process(env: dict[str, str], log: IO[bytes], ready_timeout: float = 60) -> Iterator[DevstackProcess]:
+    """Run `python -m devstack` (what `make dev` runs) on free ports until /health answers; SIGTERM it after."""
+    api_port, moto_port = free_ports(2)
+    full_env = {
+        **os.environ,
+        "SHOTWIRE_PORT": str(api_port),
+        "SHOTWIRE_MOTO_PORT": str(moto_port),
+        "PYTHONPATH": f"{ROOT / 'layers' / 'shared' / 'python'}{os.pathsep}{ROOT}",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack"],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    running = DevstackProcess(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}")
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            try:
+                with urllib.request.urlopen(running.api_url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack did not start (exit code {process.poll()})")
+            time.sleep(0.2)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

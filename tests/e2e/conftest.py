@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import PageServer, WebhookReceiver, free_ports
+from tests.support import PageServer, WebhookReceiver, devstack_process
 
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sw_test_key_for_e2e_0001"
 SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWUyZS10ZXN0cy0wMQ=="
 
@@ -71,54 +67,21 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    api_port, moto_port = free_ports(2)
     log_path = tmp_path_factory.mktemp("devstack") / "devstack.log"
     env = {
-        **os.environ,
-        "SHOTWIRE_PORT": str(api_port),
-        "SHOTWIRE_MOTO_PORT": str(moto_port),
         "SHOTWIRE_DEV_API_KEY": API_KEY,
         "SHOTWIRE_DEV_WEBHOOK_SECRET": SECRET,
         "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1",
         # Three attempts, one then two seconds apart: retries and the DLQ without waiting minutes.
         "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
         "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
-        "PYTHONPATH": f"{ROOT / 'layers' / 'shared' / 'python'}{os.pathsep}{ROOT}",
     }
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    api_url = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + 60
-    while True:
+    with log_path.open("wb") as log:
         try:
-            with urllib.request.urlopen(api_url + "/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"local stack did not start:\n{log_path.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.2)
-    stack = Stack(api_url, f"http://127.0.0.1:{moto_port}", process, log_path)
-    try:
-        yield stack
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+            with devstack_process(env, log) as running:
+                yield Stack(running.api_url, running.moto_url, running.process, log_path)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}:\n{log_path.read_text(errors='replace')[-4000:]}") from error
 
 
 @pytest.fixture(scope="session")

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT
-from tests.support import PageServer, free_ports
+from tests.support import PageServer, devstack_process
 
 pytestmark = pytest.mark.e2e
 
@@ -53,44 +49,22 @@ def _alive(pids: list[int]) -> list[int]:
 
 
 def test_sigterm_leaves_no_chromium_or_moto_behind(tmp_path: Path) -> None:
-    api_port, moto_port = free_ports(2)
-    env = {
-        **os.environ,
-        "SHOTWIRE_PORT": str(api_port),
-        "SHOTWIRE_MOTO_PORT": str(moto_port),
-        "PYTHONPATH": f"{ROOT / 'layers' / 'shared' / 'python'}{os.pathsep}{ROOT}",
-    }
-    log = (tmp_path / "dev.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{api_port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(api + "/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.2)
+    key = "sw_dev_local_key_0123456789"
+    with (tmp_path / "dev.log").open("wb") as log, devstack_process({}, log) as running:
+        api, process = running.api_url, running.process
         with PageServer({"/": "<p>hello</p>"}).running() as base:
             request = urllib.request.Request(
                 api + "/v1/screenshots",
                 method="POST",
                 data=json.dumps({"url": base + "/"}).encode(),
-                headers={"Authorization": "Bearer sw_dev_local_key_0123456789", "Content-Type": "application/json"},
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
             )
             with urllib.request.urlopen(request, timeout=10) as response:
                 job_id = json.loads(response.read())["jobId"]
+            deadline = time.monotonic() + 60
             while time.monotonic() < deadline:  # Chromium is running once the job completes
                 get = urllib.request.Request(
-                    api + f"/v1/screenshots/{job_id}", headers={"Authorization": "Bearer sw_dev_local_key_0123456789"}
+                    api + f"/v1/screenshots/{job_id}", headers={"Authorization": f"Bearer {key}"}
                 )
                 with urllib.request.urlopen(get, timeout=10) as response:
                     if json.loads(response.read())["status"] == "completed":
@@ -105,8 +79,4 @@ def test_sigterm_leaves_no_chromium_or_moto_behind(tmp_path: Path) -> None:
         time.sleep(0.5)
         assert _alive(list(children)) == []
         with pytest.raises(OSError):
-            urllib.request.urlopen(f"http://127.0.0.1:{moto_port}/", timeout=2)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+            urllib.request.urlopen(running.moto_url + "/", timeout=2)

@@ -19,7 +19,7 @@ from shotwire_core.config import load_stack_config
 from shotwire_core.ids import hash_api_key
 from shotwire_core.models import Tenant
 from shotwire_core.services import get_services
-from shotwire_core.settings import get_settings
+from shotwire_core.settings import function_environment, get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A = "sw_test_tenant_a_key_000001"
@@ -56,16 +56,16 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> Iterator[
     with mock_aws():
         config = load_stack_config()
         resources = provision(config, "us-east-1", "123456789012")
-        env = {
-            "SHOTWIRE_JOBS_TABLE": config.jobs_table,
-            "SHOTWIRE_KEYS_TABLE": config.keys_table,
-            "SHOTWIRE_EVENT_BUS_NAME": config.event_bus,
-            "SHOTWIRE_IMAGES_BUCKET": resources.bucket,
-            "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
-            "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
-            "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
-            "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if allow_private else "0",
-        }
+        env = function_environment(
+            config,
+            images_bucket=resources.bucket,
+            allow_private_networks=allow_private,
+            queue_urls={
+                "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
+                "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
+                "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
+            },
+        )
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         _reset_caches()

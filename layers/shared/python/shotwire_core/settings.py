@@ -101,6 +101,38 @@ class Settings(BaseModel):
         return cls.model_validate(values)
 
 
+def function_environment(
+    config: StackConfig,
+    *,
+    images_bucket: str,
+    allow_private_networks: bool,
+    queue_urls: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The SHOTWIRE_* variables a function gets, from the stack config: the CDK app sets them on each
+    deployed function and the local stack sets them for its handlers, so both see the same settings."""
+    env = {
+        "SHOTWIRE_JOBS_TABLE": config.jobs_table,
+        "SHOTWIRE_KEYS_TABLE": config.keys_table,
+        "SHOTWIRE_IMAGES_BUCKET": images_bucket,
+        "SHOTWIRE_EVENT_BUS_NAME": config.event_bus,
+        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if allow_private_networks else "0",
+        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": ",".join(str(wait) for wait in config.webhook_retry_schedule),
+        "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": str(config.webhook_connect_timeout_seconds),
+        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": str(config.webhook_timeout_seconds),
+        "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": str(config.download_url_ttl_seconds),
+        "SHOTWIRE_CAPTURE_TIMEOUT_MS": str(config.capture_job_timeout_ms),
+        "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": str(config.capture_max_receive_count),
+        "SHOTWIRE_MAX_VIEWPORT": str(config.max_viewport),
+        # Jobs expire (DynamoDB TTL) together with their images (bucket lifecycle rule).
+        "SHOTWIRE_RETENTION_DAYS": str(config.image_retention_days),
+        **(queue_urls or {}),
+    }
+    unknown = sorted(set(env) - set(ENV_VARS))
+    if unknown:
+        raise ValueError(f"not part of the settings contract (ENV_VARS): {unknown}")
+    return env
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings for this process, validated once (at cold start in Lambda)."""
