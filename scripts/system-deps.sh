@@ -10,8 +10,9 @@ have_chromium() {
     || command -v google-chrome >/dev/null || command -v google-chrome-stable >/dev/null
 }
 have_chromium || need+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Color Emoji" || need+=(fonts-noto-color-emoji)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+# grep reads all of fc-list: with pipefail, `grep -q` would stop early and SIGPIPE would fail the check.
+fc-list 2>/dev/null | grep -i "Noto Color Emoji" >/dev/null || need+=(fonts-noto-color-emoji)
+fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || need+=(fonts-noto-cjk)
 python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv)
 command -v node >/dev/null || need+=(nodejs)
 

@@ -246,3 +246,20 @@ class TestDeployedNetworkRules:
 def test_malformed_job_ids_are_404_not_500(aws_stack: Aws, api_module: ModuleType, job_id: str) -> None:
     status, body, _ = call(api_module, "GET", f"/v1/screenshots/{job_id}")
     assert status == 404 and body["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"url": "ftp://x"}, "url must be an absolute http:// or https:// URL"),
+        ({"url": "https://example.com", "width": 0}, "width must be greater than or equal to 1"),
+        ({"url": "https://example.com", "format": "gif"}, "format must be 'png' or 'jpeg'"),
+        ({"url": "https://example.com", "fullPage": "yes"}, "fullPage must be a valid boolean"),
+        ({}, "url is required"),
+    ],
+)
+def test_error_messages_read_as_sentences(
+    aws_stack: Aws, api_module: ModuleType, body: dict[str, Any], message: str
+) -> None:
+    _, response, _ = call(api_module, "POST", "/v1/screenshots", body)
+    assert response["error"]["details"][0]["message"] == message

@@ -52,20 +52,26 @@ def bearer_key(headers: dict[str, str]) -> str | None:
 
 
 def _problem_from_pydantic(error: dict[str, Any]) -> FieldProblem:
+    """One pydantic error as `{field, rule, message}`, the message reading "<field> must ..."."""
     loc = [str(part) for part in error.get("loc", ()) if part != "body"]
     rule = str(error.get("type", "invalid"))
     if rule == "json_invalid":
         detail = (error.get("ctx") or {}).get("error", "")
-        return FieldProblem("body", rule, f"body is not valid JSON: {detail}".rstrip(": "))
+        position = next((part for part in error.get("loc", ()) if isinstance(part, int)), None)
+        where = f" at character {position}" if position is not None else ""
+        return FieldProblem("body", rule, f"body is not valid JSON: {detail}{where}".replace(" at at ", " at "))
     field = ".".join(loc) if loc else "body"
     message = str(error.get("msg", "is invalid"))
     if rule == "missing":
-        message = "is required"
-    elif rule == "extra_forbidden":
-        message = "is not a known field"
-    elif rule == "model_attributes_type":
-        message = "must be a JSON object"
-    return FieldProblem(field, rule, f"{field} {message[0].lower()}{message[1:]}" if message else field)
+        return FieldProblem(field, rule, f"{field} is required")
+    if rule == "extra_forbidden":
+        return FieldProblem(field, rule, f"{field} is not a known field")
+    if rule == "model_attributes_type":
+        return FieldProblem(field, rule, f"{field} must be a JSON object")
+    if message.startswith(f"{field} "):  # our own validators already name the field
+        return FieldProblem(field, rule, message)
+    message = message.removeprefix("Input should be ").removeprefix("Value error, ")
+    return FieldProblem(field, rule, f"{field} must be {message}")
 
 
 def _validation_response(problems: list[FieldProblem]) -> Response:
