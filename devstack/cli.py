@@ -60,4 +60,5 @@ def main() -> int:
     finally:
         print("shotwire dev: stopping...", file=sys.stderr, flush=True)
         stack.stop()
+        print("shotwire dev: stopped (Chromium closed, moto stopped)", file=sys.stderr, flush=True)
     return 0
