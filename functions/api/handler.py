@@ -36,6 +36,7 @@ def create_screenshot(request: Annotated[ScreenshotRequest, Body()]) -> Response
         capture_queue=services.capture_queue,
         allow_private=services.settings.allow_private_networks,
         retention_days=services.settings.retention_days,
+        allowed_hosts=services.settings.allowed_hosts,
     )
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,

@@ -51,7 +51,11 @@ def test_completed_capture_sends_a_signed_webhook_with_a_working_image_link(
     (delivery,) = receiver.wait_for("/happy", 1)
     _verify_all_signatures(delivery.headers, delivery.body)
     payload = delivery.json
-    assert list(payload) == ["jobId", "status", "screenshotUrl", "url", "width", "height", "format", "capturedAt"]
+    contract = ["jobId", "status", "screenshotUrl", "url", "width", "height", "format", "capturedAt"]
+    assert list(payload)[:8] == contract
+    assert payload["finalUrl"] == f"{pages}/simple" and payload["httpStatus"] == 200 and payload["title"] == "Simple"
+    assert payload["bytes"] > 0 and payload["truncated"] is False
+    assert set(payload["timings"]) == {"queuedMs", "navigationMs", "captureMs", "totalMs"}
     assert payload["jobId"] == accepted["jobId"]
     assert payload["status"] == "completed"
     assert (payload["width"], payload["height"], payload["format"]) == (640, 400, "png")
@@ -153,6 +157,7 @@ def test_unreachable_page_fails_the_job_and_sends_a_failed_webhook(stack: Stack,
     payload = delivery.json
     assert payload["status"] == "failed"
     assert "ERR_CONNECTION_REFUSED" in payload["error"]
+    assert payload["errorCode"] == "connection_error"
     assert "screenshotUrl" not in payload
     job = stack.wait_job(accepted["jobId"], lambda j: j["status"] == "failed")
     assert job["error"] == payload["error"]

@@ -60,13 +60,15 @@ def test_submit_queues_the_job_and_writes_it(aws_stack: Aws, api_module: ModuleT
     status, job, _ = call(api_module, "GET", f"/v1/screenshots/{body['jobId']}")
     assert status == 200
     assert job["status"] == "queued"
-    assert job["request"] == {
+    request = job["request"]
+    assert {key: request[key] for key in ("url", "width", "height", "format", "fullPage")} == {
         "url": "https://example.com/a",
         "width": 1280,
         "height": 800,
         "format": "png",
         "fullPage": False,
     }
+    assert request["waitUntil"] == "load" and request["timeoutMs"] == 30_000 and request["maxHeight"] == 16384
     assert "screenshotUrl" not in job
 
 
@@ -253,7 +255,7 @@ def test_malformed_job_ids_are_404_not_500(aws_stack: Aws, api_module: ModuleTyp
     [
         ({"url": "ftp://x"}, "url must be an absolute http:// or https:// URL"),
         ({"url": "https://example.com", "width": 0}, "width must be greater than or equal to 1"),
-        ({"url": "https://example.com", "format": "gif"}, "format must be 'png' or 'jpeg'"),
+        ({"url": "https://example.com", "format": "gif"}, "format must be 'png', 'jpeg', 'webp' or 'pdf'"),
         ({"url": "https://example.com", "fullPage": "yes"}, "fullPage must be a valid boolean"),
         ({}, "url is required"),
     ],

@@ -15,14 +15,14 @@ import pytest
 from PIL import Image
 
 from devstack.options import find_chromium
-from shotwire_core.adapters.browser import ChromiumCapturer, PageCaptureError
+from shotwire_core.adapters.browser import BrowserEngine, CaptureError
 from shotwire_core.models import CaptureOptions
 from tests.support import PageServer, closed_port, serving
 
 
 @pytest.fixture(scope="module")
-def capturer() -> Iterator[ChromiumCapturer]:
-    instance = ChromiumCapturer(find_chromium())
+def capturer() -> Iterator[BrowserEngine]:
+    instance = BrowserEngine(find_chromium(), concurrency=2)
     yield instance
     instance.close()
 
@@ -61,23 +61,24 @@ def site(other_server: tuple[str, list[str]]) -> Iterator[str]:
 
 
 def _options(url: str, **changes: Any) -> CaptureOptions:
+    changes.setdefault("timeout_ms", 10_000)
     return CaptureOptions(url=url, width=changes.pop("width", 500), height=changes.pop("height", 300), **changes)
 
 
-def test_png_has_the_viewport_size_and_metadata(capturer: ChromiumCapturer, site: str) -> None:
-    result = capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
+def test_png_has_the_viewport_size_and_metadata(capturer: BrowserEngine, site: str) -> None:
+    result = capturer.capture(_options(f"{site}/plain", timeout_ms=10_000), guard=None)
     with Image.open(io.BytesIO(result.image)) as image:
         assert image.format == "PNG" and image.size == (500, 300)
         assert image.getpixel((250, 150))[:3] == (0, 170, 0)
     assert (result.width, result.height, result.http_status, result.title) == (500, 300, 200, "Plain")
 
 
-def test_unreachable_page_is_a_page_error(capturer: ChromiumCapturer) -> None:
-    with pytest.raises(PageCaptureError, match="ERR_CONNECTION_REFUSED"):
-        capturer.capture(_options(f"http://127.0.0.1:{closed_port()}/"), timeout_ms=10_000, guard=None)
+def test_unreachable_page_is_a_page_error(capturer: BrowserEngine) -> None:
+    with pytest.raises(CaptureError, match="ERR_CONNECTION_REFUSED"):
+        capturer.capture(_options(f"http://127.0.0.1:{closed_port()}/", timeout_ms=10_000), guard=None)
 
 
-def test_a_page_that_never_loads_times_out(capturer: ChromiumCapturer) -> None:
+def test_a_page_that_never_loads_times_out(capturer: BrowserEngine) -> None:
     class Slow(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             time.sleep(5)
@@ -87,12 +88,13 @@ def test_a_page_that_never_loads_times_out(capturer: ChromiumCapturer) -> None:
 
     with serving(Slow) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}/"
-        with pytest.raises(PageCaptureError, match="did not load within 1 s"):
-            capturer.capture(_options(url), timeout_ms=1000, guard=None)
+        with pytest.raises(CaptureError, match="did not answer within 1 s") as caught:
+            capturer.capture(_options(url, timeout_ms=1000), guard=None)
+        assert caught.value.code == "navigation_timeout"
 
 
 def test_the_guard_sees_subresources_and_blocks_them(
-    capturer: ChromiumCapturer, site: str, other_server: tuple[str, list[str]]
+    capturer: BrowserEngine, site: str, other_server: tuple[str, list[str]]
 ) -> None:
     other, seen = other_server
     checked: list[str] = []
@@ -102,25 +104,25 @@ def test_the_guard_sees_subresources_and_blocks_them(
         if url.startswith(other):
             raise ValueError("address is private")
 
-    result = capturer.capture(_options(f"{site}/with-image"), timeout_ms=10_000, guard=guard)
+    result = capturer.capture(_options(f"{site}/with-image", timeout_ms=10_000), guard=guard)
     assert result.http_status == 200
     assert f"{site}/with-image" in checked
     assert f"{other}/pixel.svg" in checked
     assert seen == []  # the blocked origin was never contacted
 
 
-def test_a_blocked_main_page_fails_with_the_reason(capturer: ChromiumCapturer, site: str) -> None:
+def test_a_blocked_main_page_fails_with_the_reason(capturer: BrowserEngine, site: str) -> None:
     def guard(url: str) -> None:
         raise ValueError("address 127.0.0.1 is loopback")
 
-    with pytest.raises(PageCaptureError, match=r"blocked: address 127\.0\.0\.1 is loopback"):
-        capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=guard)
+    with pytest.raises(CaptureError, match=r"blocked: address 127\.0\.0\.1 is loopback"):
+        capturer.capture(_options(f"{site}/plain", timeout_ms=10_000), guard=guard)
 
 
-def test_contexts_are_closed_after_success_and_failure(capturer: ChromiumCapturer, site: str) -> None:
-    capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
-    with pytest.raises(PageCaptureError):
-        capturer.capture(_options(f"http://127.0.0.1:{closed_port()}/"), timeout_ms=10_000, guard=None)
+def test_contexts_are_closed_after_success_and_failure(capturer: BrowserEngine, site: str) -> None:
+    capturer.capture(_options(f"{site}/plain", timeout_ms=10_000), guard=None)
+    with pytest.raises(CaptureError):
+        capturer.capture(_options(f"http://127.0.0.1:{closed_port()}/", timeout_ms=10_000), guard=None)
     assert capturer._browser is not None and capturer._browser.contexts == []
 
 
@@ -148,20 +150,20 @@ def _descendant_chromium_pids() -> list[int]:
     return [pid for pid, name in names.items() if "chrom" in name.lower() and descends(pid)]
 
 
-def test_a_crashed_browser_is_relaunched(capturer: ChromiumCapturer, site: str) -> None:
-    capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
+def test_a_crashed_browser_is_relaunched(capturer: BrowserEngine, site: str) -> None:
+    capturer.capture(_options(f"{site}/plain", timeout_ms=10_000), guard=None)
     launches = capturer.launches
     pids = _descendant_chromium_pids()
     assert pids
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
-    result = capturer.capture(_options(f"{site}/plain"), timeout_ms=10_000, guard=None)
+    result = capturer.capture(_options(f"{site}/plain", timeout_ms=10_000), guard=None)
     assert result.http_status == 200
     assert capturer.launches == launches + 1
 
 
-def test_websockets_pass_through_the_guard(capturer: ChromiumCapturer, other_server: tuple[str, list[str]]) -> None:
+def test_websockets_pass_through_the_guard(capturer: BrowserEngine, other_server: tuple[str, list[str]]) -> None:
     other, seen = other_server
     ws_url = other.replace("http://", "ws://") + "/socket"
 
@@ -193,6 +195,6 @@ def test_websockets_pass_through_the_guard(capturer: ChromiumCapturer, other_ser
 
     seen.clear()
     with serving(SlowImage) as server:
-        capturer.capture(_options(f"http://127.0.0.1:{server.server_address[1]}/"), timeout_ms=10_000, guard=guard)
+        capturer.capture(_options(f"http://127.0.0.1:{server.server_address[1]}/", timeout_ms=10_000), guard=guard)
     assert f"{other}/socket" in checked
     assert seen == []

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shotwire_core.adapters.dynamo import StaleJobError
-from shotwire_core.models import Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
+from shotwire_core.models import ErrorCode, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
 
 
 @dataclass
@@ -38,8 +38,16 @@ class FakeJobs:
         }
         return self._set(tenant_id, job_id, status=JobStatus.COMPLETED, completed_at=now, updated_at=now, **fields)
 
-    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job:
-        return self._set(tenant_id, job_id, status=JobStatus.FAILED, completed_at=now, updated_at=now, error=error)
+    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str, code: str = "internal_error") -> Job:
+        return self._set(
+            tenant_id,
+            job_id,
+            status=JobStatus.FAILED,
+            completed_at=now,
+            updated_at=now,
+            error=error,
+            error_code=ErrorCode(code),
+        )
 
     def record_webhook_attempt(
         self, tenant_id: str, job_id: str, attempt: WebhookAttempt, status: WebhookStatus, now: str

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from shotwire_core.adapters.browser import CaptureResult, DestinationGuard, PageCaptureError
+import pytest
+
+from shotwire_core.adapters.browser import CaptureError, CaptureResult, DestinationGuard
 from shotwire_core.capture import abandon_capture, run_capture
 from shotwire_core.config import DETAIL_TYPE_COMPLETED, DETAIL_TYPE_FAILED
-from shotwire_core.models import CaptureMessage, CaptureOptions, Job, JobStatus
+from shotwire_core.models import CaptureMessage, CaptureOptions, ErrorCode, Job, JobStatus
 from tests.unit.fakes import FakeBus, FakeImages, FakeJobs
 
 MESSAGE = CaptureMessage(tenant_id="t1", job_id="job_1")
@@ -27,7 +29,7 @@ class Capturer:
         self.error = error
         self.calls = 0
 
-    def capture(self, options: CaptureOptions, *, timeout_ms: int, guard: DestinationGuard | None) -> CaptureResult:
+    def capture(self, options: CaptureOptions, *, guard: DestinationGuard | None) -> CaptureResult:
         self.calls += 1
         if self.error:
             raise self.error
@@ -42,7 +44,6 @@ def _run(jobs: FakeJobs, capturer: Capturer, bus: FakeBus, images: FakeImages | 
         images=images or FakeImages(),
         bus=bus,
         allow_private=False,
-        timeout_ms=1000,
     )
 
 
@@ -68,9 +69,21 @@ def test_success_stores_the_image_and_announces_it() -> None:
 def test_page_failure_fails_the_job_without_raising() -> None:
     jobs, bus = FakeJobs(), FakeBus()
     jobs.create(_queued())
-    job = _run(jobs, Capturer(PageCaptureError("could not load https://example.com: net::ERR_NAME")), bus)
-    assert job is not None and job.status is JobStatus.FAILED and "ERR_NAME" in (job.error or "")
+    error = CaptureError(ErrorCode.DNS_ERROR, "could not resolve the host of https://example.com")
+    job = _run(jobs, Capturer(error), bus)
+    assert job is not None and job.status is JobStatus.FAILED and job.error == error.message
+    assert job.error_code is ErrorCode.DNS_ERROR
     assert bus.published[0][0] == DETAIL_TYPE_FAILED
+    assert bus.published[0][1]["errorCode"] == "dns_error"
+
+
+def test_transient_failure_raises_for_a_retry() -> None:
+    jobs, bus = FakeJobs(), FakeBus()
+    jobs.create(_queued())
+    with pytest.raises(CaptureError):
+        _run(jobs, Capturer(CaptureError(ErrorCode.BROWSER_CRASH, "crashed")), bus)
+    job = jobs.get("t1", "job_1")
+    assert job is not None and job.status is JobStatus.PROCESSING and bus.published == []
 
 
 def test_redelivered_message_for_a_finished_job_reannounces_instead_of_recapturing() -> None:
@@ -86,6 +99,8 @@ def test_redelivered_message_for_a_finished_job_reannounces_instead_of_recapturi
 def test_abandoning_a_job_fails_it_and_announces_it() -> None:
     jobs, bus = FakeJobs(), FakeBus()
     jobs.create(_queued())
-    job = abandon_capture(MESSAGE, "internal error: capture failed 3 times", jobs=jobs, bus=bus)
+    job = abandon_capture(
+        MESSAGE, "internal error: capture failed 3 times", ErrorCode.INTERNAL_ERROR, jobs=jobs, bus=bus
+    )
     assert job is not None and job.status is JobStatus.FAILED
     assert bus.published[0][1]["error"] == "internal error: capture failed 3 times"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from shotwire_core.adapters.browser import CaptureResult, DestinationGuard, PageCaptureError
+from shotwire_core.adapters.browser import CaptureError, CaptureResult, DestinationGuard
 from shotwire_core.clock import now_iso
 from shotwire_core.config import DETAIL_TYPE_COMPLETED, DETAIL_TYPE_FAILED
 from shotwire_core.jobs import image_key
-from shotwire_core.models import CONTENT_TYPES, CaptureMessage, CaptureOptions, Job, JobStatus, OutcomeDetail
+from shotwire_core.models import CONTENT_TYPES, CaptureMessage, CaptureOptions, ErrorCode, Job, JobStatus, OutcomeDetail
 from shotwire_core.netguard import check_destination
 from shotwire_core.observability import logger, metrics
 
@@ -17,11 +17,11 @@ class JobUpdater(Protocol):
     def get(self, tenant_id: str, job_id: str) -> Job | None: ...
     def mark_processing(self, tenant_id: str, job_id: str, now: str) -> Job: ...
     def mark_completed(self, tenant_id: str, job_id: str, now: str, result: dict[str, Any]) -> Job: ...
-    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job: ...
+    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str, code: str = ...) -> Job: ...
 
 
 class Capturer(Protocol):
-    def capture(self, options: CaptureOptions, *, timeout_ms: int, guard: DestinationGuard | None) -> CaptureResult: ...
+    def capture(self, options: CaptureOptions, *, guard: DestinationGuard | None) -> CaptureResult: ...
 
 
 class ImageWriter(Protocol):
@@ -39,6 +39,7 @@ def outcome_event(job: Job) -> tuple[str, dict[str, Any]]:
         job_id=job.job_id,
         status=job.status,
         error=job.error,
+        error_code=job.error_code,
         image_key=job.image_key,
         width=job.result_width,
         height=job.result_height,
@@ -47,15 +48,23 @@ def outcome_event(job: Job) -> tuple[str, dict[str, Any]]:
     return detail_type, detail.model_dump(mode="json", exclude_none=True)
 
 
-def destination_guard(allow_private: bool) -> DestinationGuard | None:
+def destination_guard(allow_private: bool, allowed_hosts: frozenset[str] = frozenset()) -> DestinationGuard | None:
     """The check applied to the page and every request it makes; none when private networks are allowed."""
     if allow_private:
         return None
 
     def guard(url: str) -> None:
-        check_destination(url, allow_private=False)
+        check_destination(url, allow_private=False, allowed_hosts=allowed_hosts)
 
     return guard
+
+
+def _millis_between(start_iso: str, end_iso: str) -> int:
+    from datetime import datetime
+
+    start = datetime.fromisoformat(start_iso.replace("Z", "+00:00"))
+    end = datetime.fromisoformat(end_iso.replace("Z", "+00:00"))
+    return max(0, int((end - start).total_seconds() * 1000))
 
 
 def run_capture(
@@ -66,9 +75,9 @@ def run_capture(
     images: ImageWriter,
     bus: EventPublisher,
     allow_private: bool,
-    timeout_ms: int,
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> Job | None:
-    """Capture one job. Page failures end the job as `failed`; infrastructure errors raise for a retry.
+    """Capture one job. Permanent failures end the job as `failed`; transient ones raise for an SQS retry.
 
     A job that is already finished is announced again instead of captured again: the message was
     redelivered, possibly because the previous run died between storing the outcome and publishing it.
@@ -83,41 +92,57 @@ def run_capture(
 
     job = jobs.mark_processing(job.tenant_id, job.job_id, now_iso())
     try:
-        result = capturer.capture(job.options, timeout_ms=timeout_ms, guard=destination_guard(allow_private))
-    except PageCaptureError as error:
-        return fail_job(job, str(error), jobs=jobs, bus=bus)
+        result = capturer.capture(job.options, guard=destination_guard(allow_private, allowed_hosts))
+    except CaptureError as error:
+        if error.code.transient:
+            raise  # SQS delivers the message again; the last delivery fails the job (abandon_capture)
+        return fail_job(job, error.message, error.code, jobs=jobs, bus=bus)
 
     key = image_key(job.tenant_id, job.job_id, job.options.format)
     images.put(key, result.image, CONTENT_TYPES[job.options.format])
-    job = jobs.mark_completed(
-        job.tenant_id,
-        job.job_id,
-        now_iso(),
-        {
-            "imageKey": key,
-            "imageWidth": result.width,
-            "imageHeight": result.height,
-            "imageBytes": len(result.image),
-            "finalUrl": result.final_url,
-            **({"httpStatus": result.http_status} if result.http_status is not None else {}),
-        },
-    )
+    finished = now_iso()
+    job = jobs.mark_completed(job.tenant_id, job.job_id, finished, _result_fields(job, key, result, finished))
     bus.publish(*outcome_event(job))
     metrics.add_metric(name="CapturesCompleted", unit="Count", value=1)
+    metrics.add_metric(name="CaptureDuration", unit="Milliseconds", value=result.navigation_ms + result.capture_ms)
     logger.info("capture completed", extra={"job_id": job.job_id, "bytes": len(result.image)})
     return job
 
 
-def fail_job(job: Job, reason: str, *, jobs: JobUpdater, bus: EventPublisher) -> Job:
+def _result_fields(job: Job, key: str, result: CaptureResult, finished: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "imageKey": key,
+        "imageWidth": result.width,
+        "imageHeight": result.height,
+        "imageBytes": len(result.image),
+        "finalUrl": result.final_url,
+        "title": result.title[:500],
+        "truncated": result.truncated,
+        "warnings": list(result.warnings),
+        "timings": {
+            "queuedMs": _millis_between(job.created_at, job.started_at or finished),
+            "navigationMs": result.navigation_ms,
+            "captureMs": result.capture_ms,
+            "totalMs": _millis_between(job.created_at, finished),
+        },
+    }
+    if result.http_status is not None:
+        fields["httpStatus"] = result.http_status
+    return fields
+
+
+def fail_job(job: Job, reason: str, code: ErrorCode, *, jobs: JobUpdater, bus: EventPublisher) -> Job:
     """End a job as failed and announce it, so its owner hears about it rather than nothing."""
-    failed = jobs.mark_failed(job.tenant_id, job.job_id, now_iso(), reason)
+    failed = jobs.mark_failed(job.tenant_id, job.job_id, now_iso(), reason, code.value)
     bus.publish(*outcome_event(failed))
     metrics.add_metric(name="CapturesFailed", unit="Count", value=1)
-    logger.info("capture failed", extra={"job_id": job.job_id, "reason": reason})
+    logger.info("capture failed", extra={"job_id": job.job_id, "reason": reason, "code": code.value})
     return failed
 
 
-def abandon_capture(message: CaptureMessage, reason: str, *, jobs: JobUpdater, bus: EventPublisher) -> Job | None:
+def abandon_capture(
+    message: CaptureMessage, reason: str, code: ErrorCode, *, jobs: JobUpdater, bus: EventPublisher
+) -> Job | None:
     """The last delivery of a capture message failed too: end the job as failed instead of going silent."""
     job = jobs.get(message.tenant_id, message.job_id)
     if job is None:
@@ -125,4 +150,4 @@ def abandon_capture(message: CaptureMessage, reason: str, *, jobs: JobUpdater, b
     if job.status.is_terminal:
         bus.publish(*outcome_event(job))
         return job
-    return fail_job(job, reason, jobs=jobs, bus=bus)
+    return fail_job(job, reason, code, jobs=jobs, bus=bus)

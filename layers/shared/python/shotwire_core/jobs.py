@@ -8,8 +8,16 @@ from typing import Any, Protocol
 from shotwire_core.clock import iso, utc_now
 from shotwire_core.errors import AuthenticationError, FieldProblem, InvalidRequestError, JobNotFoundError
 from shotwire_core.ids import hash_api_key, is_job_id, new_job_id
-from shotwire_core.models import FILE_EXTENSIONS, CaptureMessage, Job, JobStatus, ScreenshotRequest, WebhookStatus
-from shotwire_core.netguard import BlockedDestinationError, check_url
+from shotwire_core.models import (
+    FILE_EXTENSIONS,
+    CaptureMessage,
+    ErrorCode,
+    Job,
+    JobStatus,
+    ScreenshotRequest,
+    WebhookStatus,
+)
+from shotwire_core.netguard import BlockedDestinationError, check_submitted_url
 from shotwire_core.observability import logger, metrics
 
 
@@ -45,13 +53,13 @@ def image_key(tenant_id: str, job_id: str, image_format: str) -> str:
     return f"{tenant_id}/{job_id}.{FILE_EXTENSIONS[image_format]}"
 
 
-def _check_destination(url: str, field: str, allow_private: bool) -> None:
+def _check_destination(url: str, field: str, allow_private: bool, allowed_hosts: frozenset[str]) -> None:
+    """Refuse on sight what could never be fetched: other schemes, userinfo, internal addresses and names."""
     try:
-        check_url(url, allow_private=allow_private)
+        check_submitted_url(url, allow_private=allow_private, allowed_hosts=allowed_hosts)
     except BlockedDestinationError as error:
-        raise InvalidRequestError(
-            [FieldProblem(field, error.code, f"{field} is not allowed: {error.reason}")]
-        ) from error
+        rule = "blocked_url" if error.code in ("blocked_address", "host") else error.code
+        raise InvalidRequestError([FieldProblem(field, rule, f"{field} is not allowed: {error.reason}")]) from error
 
 
 def submit_screenshot(
@@ -62,11 +70,12 @@ def submit_screenshot(
     capture_queue: MessageSender,
     allow_private: bool,
     retention_days: int,
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> Job:
     """Record the job as queued, then hand it to the capture queue."""
-    _check_destination(request.url, "url", allow_private)
+    _check_destination(request.url, "url", allow_private, allowed_hosts)
     if request.webhook_url is not None:
-        _check_destination(request.webhook_url, "webhookUrl", allow_private)
+        _check_destination(request.webhook_url, "webhookUrl", allow_private, allowed_hosts)
     now = utc_now()
     job = Job(
         tenant_id=tenant_id,
@@ -102,6 +111,20 @@ def get_job(tenant_id: str, job_id: str, jobs: JobWriter) -> Job:
     return job
 
 
+def _result_metadata(job: Job) -> dict[str, Any]:
+    """What the capture found out, shared by the job view and the webhook."""
+    metadata: dict[str, Any] = {
+        "finalUrl": job.final_url,
+        "httpStatus": job.http_status,
+        "title": job.title,
+        "bytes": job.image_bytes,
+        "truncated": job.truncated,
+        "warnings": job.warnings or None,
+        "timings": job.timings or None,
+    }
+    return {key: value for key, value in metadata.items() if value is not None}
+
+
 def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
     """The job as the API returns it; a completed job gets a freshly signed download link each time."""
     view: dict[str, Any] = {
@@ -116,15 +139,15 @@ def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
         "updatedAt": job.updated_at,
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
-        "request": job.options.model_dump(mode="json"),
+        "request": job.options.echo(),
     }
     if job.status is JobStatus.COMPLETED and job.image_key:
         view["screenshotUrl"] = links.download_url(job.image_key, ttl_seconds)
         view["imageBytes"] = job.image_bytes
-        view["finalUrl"] = job.final_url
-        view["httpStatus"] = job.http_status
+        view.update(_result_metadata(job))
     if job.status is JobStatus.FAILED:
         view["error"] = job.error
+        view["errorCode"] = (job.error_code or ErrorCode.INTERNAL_ERROR).value
     if job.webhook_url:
         view["webhook"] = {
             "url": job.webhook_url,
@@ -135,7 +158,7 @@ def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
 
 
 def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
-    """The webhook contract, in the field order receivers of the existing services see."""
+    """The webhook contract, in the field order receivers of the existing services see, then metadata."""
     body: dict[str, Any] = {"jobId": job.job_id, "status": job.status.value}
     if job.status is JobStatus.COMPLETED:
         body["screenshotUrl"] = screenshot_url
@@ -150,4 +173,8 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
             "capturedAt": job.completed_at or job.updated_at,
         }
     )
+    if job.status is JobStatus.COMPLETED:
+        body.update(_result_metadata(job))
+    else:
+        body["errorCode"] = (job.error_code or ErrorCode.INTERNAL_ERROR).value
     return body

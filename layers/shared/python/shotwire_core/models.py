@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from shotwire_core.config import StackConfig
+from shotwire_core.devices import DEVICES
 
 MAX_VIEWPORT = StackConfig().max_viewport
 MAX_URL_LENGTH = 2048
+# Chromium cannot paint a single capture taller than this (its largest texture); deeper pages are cut.
+MAX_CAPTURE_HEIGHT = 16384
+DEFAULT_WIDTH, DEFAULT_HEIGHT = 1280, 800
+DEFAULT_QUALITY = 80
+MAX_SCRIPT_CHARS = 50_000
 
-ImageFormat = Literal["png", "jpeg"]
-CONTENT_TYPES: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg"}
-FILE_EXTENSIONS: dict[str, str] = {"png": "png", "jpeg": "jpg"}
+ImageFormat = Literal["png", "jpeg", "webp", "pdf"]
+WaitUntil = Literal["load", "domcontentloaded", "networkidle", "commit"]
+BlockableResource = Literal["images", "fonts", "media", "stylesheets", "scripts"]
+CONTENT_TYPES: dict[str, str] = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
+}
+FILE_EXTENSIONS: dict[str, str] = {"png": "png", "jpeg": "jpg", "webp": "webp", "pdf": "pdf"}
+# Headers the browser owns: setting them would break requests or smuggle a different target.
+FORBIDDEN_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "cookie",
+    }
+)
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 
 
 class JobStatus(StrEnum):
@@ -36,6 +67,24 @@ class WebhookStatus(StrEnum):
     FAILED = "failed"
 
 
+class ErrorCode(StrEnum):
+    """Why a capture failed; `transient` ones are retried through SQS before the job fails."""
+
+    BLOCKED_URL = "blocked_url"
+    DNS_ERROR = "dns_error"
+    CONNECTION_ERROR = "connection_error"
+    NAVIGATION_TIMEOUT = "navigation_timeout"
+    HTTP_ERROR = "http_error"
+    RENDER_ERROR = "render_error"
+    BROWSER_CRASH = "browser_crash"
+    INVALID_OPTIONS = "invalid_options"
+    INTERNAL_ERROR = "internal_error"
+
+    @property
+    def transient(self) -> bool:
+        return self in (ErrorCode.BROWSER_CRASH, ErrorCode.INTERNAL_ERROR)
+
+
 def _http_url(value: object, field: str) -> str:
     """Shared rule for page and webhook URLs: a string, http or https, with a host."""
     if not isinstance(value, str):
@@ -53,31 +102,136 @@ def _http_url(value: object, field: str) -> str:
     return text
 
 
-class CaptureOptions(BaseModel):
-    """What to capture: the validated, normalised request, stored on the job and echoed back."""
+class _Camel(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True, extra="forbid")
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+class Clip(_Camel):
+    """A rectangle of the page, in CSS pixels from its top-left corner."""
+
+    x: Annotated[StrictInt, Field(ge=0, le=100_000)]
+    y: Annotated[StrictInt, Field(ge=0, le=100_000)]
+    width: Annotated[StrictInt, Field(ge=1, le=MAX_VIEWPORT)]
+    height: Annotated[StrictInt, Field(ge=1, le=MAX_CAPTURE_HEIGHT)]
+
+
+SameSite = Literal["Strict", "Lax", "None"]
+
+
+class Cookie(_Camel):
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    value: Annotated[str, Field(max_length=4096)]
+    domain: Annotated[str, Field(max_length=253)] | None = None
+    path: Annotated[str, Field(max_length=1024)] = "/"
+    secure: StrictBool = False
+    http_only: StrictBool = Field(default=False, alias="httpOnly")
+    same_site: SameSite = Field(default="Lax", alias="sameSite")
+
+
+class CaptureOptions(_Camel):
+    """What to capture: the validated request with defaults and device presets resolved.
+
+    Stored on the job, echoed back (with header and cookie values redacted) and handed to the browser.
+    """
 
     url: str
-    width: int
-    height: int
+    width: int = DEFAULT_WIDTH
+    height: int = DEFAULT_HEIGHT
+    device: str | None = None
+    device_scale_factor: float = Field(default=1, alias="deviceScaleFactor")
+    is_mobile: bool = Field(default=False, alias="isMobile")
+    has_touch: bool = Field(default=False, alias="hasTouch")
     format: ImageFormat = "png"
+    quality: int | None = None
+    omit_background: bool = Field(default=False, alias="omitBackground")
     full_page: bool = Field(default=False, alias="fullPage")
+    max_height: int = Field(default=MAX_CAPTURE_HEIGHT, alias="maxHeight")
+    selector: str | None = None
+    clip: Clip | None = None
+    wait_until: WaitUntil = Field(default="load", alias="waitUntil")
+    wait_for_selector: str | None = Field(default=None, alias="waitForSelector")
+    delay_ms: int = Field(default=0, alias="delayMs")
+    timeout_ms: int = Field(default=30_000, alias="timeoutMs")
+    dark_mode: bool = Field(default=False, alias="darkMode")
+    reduced_motion: bool = Field(default=False, alias="reducedMotion")
+    hide_selectors: tuple[str, ...] = Field(default=(), alias="hideSelectors")
+    css: str | None = None
+    javascript: str | None = None
+    freeze_animations: bool = Field(default=True, alias="freezeAnimations")
+    user_agent: str | None = Field(default=None, alias="userAgent")
+    headers: dict[str, str] = Field(default_factory=dict)
+    cookies: tuple[Cookie, ...] = ()
+    block_resources: tuple[BlockableResource, ...] = Field(default=(), alias="blockResources")
+    block_ads: bool = Field(default=False, alias="blockAds")
+    block_cookie_banners: bool = Field(default=False, alias="blockCookieBanners")
+    fail_on_http_error: bool = Field(default=False, alias="failOnHttpError")
+
+    @property
+    def effective_quality(self) -> int | None:
+        if self.format in ("jpeg", "webp"):
+            return self.quality or DEFAULT_QUALITY
+        return None
+
+    def echo(self) -> dict[str, Any]:
+        """The options as the API shows them: secrets a caller sent (header values, cookies) redacted."""
+        shown = self.model_dump(mode="json", exclude_none=True)
+        if self.headers:
+            shown["headers"] = {name: "***" for name in self.headers}
+        if self.cookies:
+            shown["cookies"] = [{"name": c.name, "value": "***"} for c in self.cookies]
+        return shown
 
 
 Dimension = Annotated[StrictInt, Field(ge=1, le=MAX_VIEWPORT)]
+SelectorText = Annotated[str, Field(min_length=1, max_length=1000)]
+ScriptText = Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT_CHARS)]
 
 
 class ScreenshotRequest(BaseModel):
-    """Body of `POST /v1/screenshots`. Unknown fields are rejected so typos do not pass silently."""
+    """Body of `POST /v1/screenshots`. Unknown fields are rejected so typos do not pass silently.
+
+    Field order matters: validators of later fields read earlier ones (e.g. `quality` checks `format`).
+    """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
     url: str = Field(description="The page to capture (http or https).")
-    width: Dimension = Field(default=1280, description=f"Viewport width in CSS pixels, 1-{MAX_VIEWPORT}.")
-    height: Dimension = Field(default=800, description=f"Viewport height in CSS pixels, 1-{MAX_VIEWPORT}.")
-    format: ImageFormat = Field(default="png", description="Image format: png or jpeg.")
+    device: Literal[tuple(DEVICES)] | None = Field(  # type: ignore[valid-type]
+        default=None, description="A device preset: viewport, pixel ratio, mobile, touch and user agent."
+    )
+    width: Dimension | None = Field(default=None, description=f"Viewport width in CSS px, 1-{MAX_VIEWPORT}.")
+    height: Dimension | None = Field(default=None, description=f"Viewport height in CSS px, 1-{MAX_VIEWPORT}.")
+    device_scale_factor: Annotated[float, Field(ge=1, le=3, strict=False)] | None = Field(
+        default=None, alias="deviceScaleFactor", description="Pixel ratio, 1-3 (2 for retina)."
+    )
+    format: ImageFormat = Field(default="png", description="png, jpeg, webp or pdf.")
+    quality: Annotated[StrictInt, Field(ge=1, le=100)] | None = Field(
+        default=None, description=f"jpeg/webp quality 1-100 (default {DEFAULT_QUALITY})."
+    )
+    omit_background: StrictBool = Field(default=False, alias="omitBackground", description="Transparent png/webp.")
     full_page: StrictBool = Field(default=False, alias="fullPage", description="Capture the whole scrollable page.")
+    max_height: Annotated[StrictInt, Field(ge=1, le=MAX_CAPTURE_HEIGHT)] = Field(
+        default=MAX_CAPTURE_HEIGHT, alias="maxHeight", description="Full-page captures are cut at this height."
+    )
+    selector: SelectorText | None = Field(default=None, description="Capture only the first matching element.")
+    clip: Clip | None = Field(default=None, description="Capture a rectangle {x, y, width, height} in CSS px.")
+    wait_until: WaitUntil = Field(default="load", alias="waitUntil")
+    wait_for_selector: SelectorText | None = Field(default=None, alias="waitForSelector")
+    delay_ms: Annotated[StrictInt, Field(ge=0, le=10_000)] = Field(default=0, alias="delayMs")
+    timeout_ms: Annotated[StrictInt, Field(ge=1000, le=120_000)] = Field(default=30_000, alias="timeoutMs")
+    dark_mode: StrictBool = Field(default=False, alias="darkMode")
+    reduced_motion: StrictBool = Field(default=False, alias="reducedMotion")
+    hide_selectors: Annotated[list[SelectorText], Field(max_length=50)] = Field(default=[], alias="hideSelectors")
+    css: ScriptText | None = None
+    javascript: ScriptText | None = None
+    freeze_animations: StrictBool = Field(default=True, alias="freezeAnimations")
+    user_agent: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(default=None, alias="userAgent")
+    headers: Annotated[dict[str, Annotated[str, Field(max_length=8192)]], Field(max_length=50)] = {}
+    cookies: Annotated[list[Cookie], Field(max_length=50)] = []
+    block_resources: Annotated[list[BlockableResource], Field(max_length=5)] = Field(default=[], alias="blockResources")
+    block_ads: StrictBool = Field(default=False, alias="blockAds")
+    block_cookie_banners: StrictBool = Field(default=False, alias="blockCookieBanners")
+    fail_on_http_error: StrictBool = Field(default=False, alias="failOnHttpError")
     webhook_url: str | None = Field(
         default=None, alias="webhookUrl", description="Where to POST the signed result (optional)."
     )
@@ -92,9 +246,88 @@ class ScreenshotRequest(BaseModel):
     def _webhook_url(cls, value: object) -> str | None:
         return None if value is None else _http_url(value, "webhookUrl")
 
+    @field_validator("quality")
+    @classmethod
+    def _quality_applies(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("format") not in ("jpeg", "webp"):
+            raise PydanticCustomError("not_applicable", "quality applies only to jpeg and webp")
+        return value
+
+    @field_validator("omit_background")
+    @classmethod
+    def _transparency_applies(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("format") not in ("png", "webp"):
+            raise PydanticCustomError("not_applicable", "omitBackground applies only to png and webp")
+        return value
+
+    @field_validator("selector")
+    @classmethod
+    def _selector_alone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("full_page"):
+            raise PydanticCustomError("conflict", "selector cannot be combined with fullPage")
+        if value is not None and info.data.get("format") == "pdf":
+            raise PydanticCustomError("not_applicable", "selector does not apply to pdf")
+        return value
+
+    @field_validator("clip")
+    @classmethod
+    def _clip_alone(cls, value: Clip | None, info: ValidationInfo) -> Clip | None:
+        if value is not None and info.data.get("selector"):
+            raise PydanticCustomError("conflict", "clip cannot be combined with selector")
+        if value is not None and info.data.get("format") == "pdf":
+            raise PydanticCustomError("not_applicable", "clip does not apply to pdf")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, header_value in value.items():
+            if not _HEADER_NAME.match(name):
+                raise PydanticCustomError("header_name", f"headers: {name!r} is not a valid header name")
+            if name.lower() in FORBIDDEN_HEADERS:
+                raise PydanticCustomError("header_forbidden", f"headers: {name} cannot be set (use cookies for Cookie)")
+            if "\r" in header_value or "\n" in header_value:
+                raise PydanticCustomError("header_value", f"headers: the value of {name} contains a line break")
+        return value
+
     def capture_options(self) -> CaptureOptions:
+        """Resolve defaults: a device preset fills in what the request did not say."""
+        preset = DEVICES[self.device] if self.device else None
+        default_width = preset.width if preset else DEFAULT_WIDTH
+        default_height = preset.height if preset else DEFAULT_HEIGHT
+        default_scale = preset.device_scale_factor if preset else 1.0
         return CaptureOptions(
-            url=self.url, width=self.width, height=self.height, format=self.format, full_page=self.full_page
+            url=self.url,
+            width=self.width or default_width,
+            height=self.height or default_height,
+            device=self.device,
+            device_scale_factor=self.device_scale_factor or default_scale,
+            is_mobile=preset.is_mobile if preset else False,
+            has_touch=preset.has_touch if preset else False,
+            format=self.format,
+            quality=self.quality,
+            omit_background=self.omit_background,
+            full_page=self.full_page,
+            max_height=self.max_height,
+            selector=self.selector,
+            clip=self.clip,
+            wait_until=self.wait_until,
+            wait_for_selector=self.wait_for_selector,
+            delay_ms=self.delay_ms,
+            timeout_ms=self.timeout_ms,
+            dark_mode=self.dark_mode,
+            reduced_motion=self.reduced_motion,
+            hide_selectors=tuple(self.hide_selectors),
+            css=self.css,
+            javascript=self.javascript,
+            freeze_animations=self.freeze_animations,
+            user_agent=self.user_agent or (preset.user_agent if preset else None),
+            headers=dict(self.headers),
+            cookies=tuple(self.cookies),
+            block_resources=tuple(dict.fromkeys(self.block_resources)),
+            block_ads=self.block_ads,
+            block_cookie_banners=self.block_cookie_banners,
+            fail_on_http_error=self.fail_on_http_error,
         )
 
 
@@ -125,12 +358,17 @@ class Job(BaseModel):
     started_at: str | None = Field(default=None, alias="startedAt")
     completed_at: str | None = Field(default=None, alias="completedAt")
     error: str | None = None
+    error_code: ErrorCode | None = Field(default=None, alias="errorCode")
     image_key: str | None = Field(default=None, alias="imageKey")
     image_width: int | None = Field(default=None, alias="imageWidth")
     image_height: int | None = Field(default=None, alias="imageHeight")
     image_bytes: int | None = Field(default=None, alias="imageBytes")
     final_url: str | None = Field(default=None, alias="finalUrl")
     http_status: int | None = Field(default=None, alias="httpStatus")
+    title: str | None = None
+    truncated: bool = False
+    warnings: list[str] = Field(default_factory=list)
+    timings: dict[str, int] = Field(default_factory=dict)
     webhook_status: WebhookStatus | None = Field(default=None, alias="webhookStatus")
     webhook_attempts: list[WebhookAttempt] = Field(default_factory=list, alias="webhookAttempts")
     expires_at: int | None = Field(default=None, alias="expiresAt")
@@ -179,6 +417,7 @@ class OutcomeDetail(BaseModel):
     job_id: str = Field(alias="jobId")
     status: JobStatus
     error: str | None = None
+    error_code: ErrorCode | None = Field(default=None, alias="errorCode")
     image_key: str | None = Field(default=None, alias="imageKey")
     width: int | None = None
     height: int | None = None

@@ -464,20 +464,42 @@ def resolve_allowed(host: str, port: int, *, allow_private: bool, resolver: Reso
     return addresses
 
 
+def _allowed_target(parts: urllib.parse.SplitResult, allowed_hosts: Iterable[str]) -> bool:
+    """True when the URL's host:port is one of the named exceptions (SHOTWIRE_ALLOWED_HOSTS)."""
+    if not allowed_hosts:
+        return False
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    host = (parts.hostname or "").lower().rstrip(".")
+    return f"{host}:{port}" in set(allowed_hosts)
+
+
 def check_destination(
     url: str,
     *,
     allow_private: bool,
     resolver: Resolver | None = None,
     allowed_schemes: Iterable[str] = ("http", "https"),
+    allowed_hosts: Iterable[str] = (),
 ) -> list[IPAddress]:
     """Run check_url and then resolve_allowed on the URL's host and port (default 80 or 443).
 
-    Returns the vetted addresses to connect to.
+    Returns the vetted addresses to connect to. A host:port listed in `allowed_hosts` may resolve to a
+    private address; scheme, userinfo and host syntax are still checked.
     """
-    parts = check_url(url, allow_private=allow_private, allowed_schemes=allowed_schemes)
+    parts = check_url(url, allow_private=True, allowed_schemes=allowed_schemes)
+    if not allow_private and not _allowed_target(parts, allowed_hosts):
+        parts = check_url(url, allow_private=False, allowed_schemes=allowed_schemes)
+    else:
+        allow_private = True
     scheme = parts.scheme.lower()
     port = parts.port or DEFAULT_PORTS.get(scheme)
     if port is None:
         raise BlockedDestinationError(f"no default port is known for scheme {scheme!r}", "scheme")
     return resolve_allowed(_url_host(parts), port, allow_private=allow_private, resolver=resolver)
+
+
+def check_submitted_url(url: str, *, allow_private: bool, allowed_hosts: Iterable[str] = ()) -> None:
+    """The static check at submission (no DNS): what check_destination would refuse on sight."""
+    parts = check_url(url, allow_private=True)
+    if not allow_private and not _allowed_target(parts, allowed_hosts):
+        check_url(url, allow_private=False)

@@ -31,6 +31,7 @@ class Services:
             allow_private=self.settings.allow_private_networks,
             connect_timeout=self.settings.webhook_connect_timeout_seconds,
             total_timeout=self.settings.webhook_timeout_seconds,
+            allowed_hosts=self.settings.allowed_hosts,
         )
 
 

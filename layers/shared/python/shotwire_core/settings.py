@@ -36,6 +36,8 @@ ENV_VARS: dict[str, str] = {
     "SHOTWIRE_CHROMIUM_ARGS": "chromium_args",
     "SHOTWIRE_MAX_VIEWPORT": "max_viewport",
     "SHOTWIRE_RETENTION_DAYS": "retention_days",
+    "SHOTWIRE_CAPTURE_CONCURRENCY": "capture_concurrency",
+    "SHOTWIRE_ALLOWED_HOSTS": "allowed_hosts",
 }
 
 
@@ -62,6 +64,21 @@ class Settings(BaseModel):
     chromium_args: tuple[str, ...] = ()
     max_viewport: int = Field(default=_DEFAULTS.max_viewport, ge=1, le=10_000)
     retention_days: int = Field(default=_DEFAULTS.image_retention_days, ge=1)
+    capture_concurrency: int = Field(default=_DEFAULTS.capture_concurrency, ge=1, le=16)
+    # host:port pairs reachable even when private networks are blocked (e.g. a staging site, a receiver).
+    allowed_hosts: frozenset[str] = frozenset()
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            entries = [entry.strip().lower() for entry in value.split(",") if entry.strip()]
+            for entry in entries:
+                host, _, port = entry.rpartition(":")
+                if not host or not port.isdigit():
+                    raise ValueError(f"SHOTWIRE_ALLOWED_HOSTS entries must be host:port, got {entry!r}")
+            return frozenset(entries)
+        return value
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
@@ -125,6 +142,7 @@ def function_environment(
         "SHOTWIRE_MAX_VIEWPORT": str(config.max_viewport),
         # Jobs expire (DynamoDB TTL) together with their images (bucket lifecycle rule).
         "SHOTWIRE_RETENTION_DAYS": str(config.image_retention_days),
+        "SHOTWIRE_CAPTURE_CONCURRENCY": str(config.capture_concurrency),
         **(queue_urls or {}),
     }
     unknown = sorted(set(env) - set(ENV_VARS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -14,8 +15,19 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def _decimals(value: Any) -> Any:
+    """DynamoDB numbers must be Decimal; boto3 refuses Python floats."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _decimals(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(item) for item in value]
+    return value
+
+
 def _to_ddb(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in item.items()}
+    return {key: _serializer.serialize(_decimals(value)) for key, value in item.items()}
 
 
 def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +35,7 @@ def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in values.items()}
+    return {key: _serializer.serialize(_decimals(value)) for key, value in values.items()}
 
 
 class StaleJobError(Exception):
@@ -106,8 +118,14 @@ class JobTable:
             condition_values={":processing": JobStatus.PROCESSING.value},
         )
 
-    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str) -> Job:
-        fields = {"status": JobStatus.FAILED.value, "completedAt": now, "updatedAt": now, "error": error}
+    def mark_failed(self, tenant_id: str, job_id: str, now: str, error: str, code: str = "internal_error") -> Job:
+        fields = {
+            "status": JobStatus.FAILED.value,
+            "completedAt": now,
+            "updatedAt": now,
+            "error": error,
+            "errorCode": code,
+        }
         return self._update(
             tenant_id,
             job_id,

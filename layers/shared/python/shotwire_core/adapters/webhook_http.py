@@ -47,6 +47,7 @@ def post_webhook(
     allow_private: bool,
     connect_timeout: float,
     total_timeout: float,
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> DeliveryResult:
     started = time.monotonic()
 
@@ -54,7 +55,7 @@ def post_webhook(
         return int((time.monotonic() - started) * 1000)
 
     try:
-        addresses = check_destination(url, allow_private=allow_private)
+        addresses = check_destination(url, allow_private=allow_private, allowed_hosts=allowed_hosts)
     except BlockedDestinationError as error:
         error_class = "dns" if error.code == "dns" else "ssrf_blocked"
         return DeliveryResult(None, error_class, error.reason, elapsed())
