@@ -49,6 +49,8 @@ class StackConfig(BaseModel):
     webhook_retry_max_receive_count: int = 5
     webhook_connect_timeout_seconds: float = 5.0
     webhook_timeout_seconds: float = 10.0
+    # host:port targets captures and webhooks may reach even though private networks are blocked.
+    allowed_hosts: tuple[str, ...] = ()
 
     # API
     api_memory_mb: int = 512

@@ -143,6 +143,7 @@ def function_environment(
         # Jobs expire (DynamoDB TTL) together with their images (bucket lifecycle rule).
         "SHOTWIRE_RETENTION_DAYS": str(config.image_retention_days),
         "SHOTWIRE_CAPTURE_CONCURRENCY": str(config.capture_concurrency),
+        "SHOTWIRE_ALLOWED_HOSTS": ",".join(config.allowed_hosts),
         **(queue_urls or {}),
     }
     unknown = sorted(set(env) - set(ENV_VARS))
