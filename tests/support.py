@@ -206,3 +206,78 @@ def devstack_process(env: dict[str, str], log: IO[bytes], ready_timeout: float =
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+@dataclass
+class Page:
+    body: str | bytes
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SeenRequest:
+    path: str
+    headers: dict[str, str]
+
+
+class Site:
+    """A loopback site whose pages are set per test; records every request and peak concurrency."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Page] = {}
+        self.seen: list[SeenRequest] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._lock = threading.Lock()
+        self.base_url = ""
+
+    def add(self, path: str, body: str | bytes, **kwargs: Any) -> str:
+        self.pages[path] = Page(body, **kwargs)
+        return self.base_url + path
+
+    def requests_to(self, path: str) -> list[SeenRequest]:
+        with self._lock:
+            return [seen for seen in self.seen if seen.path.split("?", 1)[0] == path]
+
+    @contextmanager
+    def running(self) -> Iterator[Site]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with site._lock:
+                    site.seen.append(SeenRequest(self.path, dict(self.headers.items())))
+                    site.in_flight += 1
+                    site.peak_in_flight = max(site.peak_in_flight, site.in_flight)
+                try:
+                    page = site.pages.get(self.path.split("?", 1)[0])
+                    if page is None:
+                        page = Page("not found", status=404, content_type="text/plain")
+                    if page.delay:
+                        time.sleep(page.delay)
+                    data = page.body.encode() if isinstance(page.body, str) else page.body
+                    self.send_response(page.status)
+                    self.send_header("Content-Type", page.content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Cache-Control", "no-store")
+                    for name, value in page.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    with site._lock:
+                        site.in_flight -= 1
+
+            do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_GET
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        with serving(Handler) as server:
+            self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+            yield self

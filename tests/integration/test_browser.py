@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import signal
 import time
@@ -18,6 +19,8 @@ from devstack.options import find_chromium
 from shotwire_core.adapters.browser import BrowserEngine, CaptureError
 from shotwire_core.models import CaptureOptions
 from tests.support import PageServer, closed_port, serving
+
+LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +102,11 @@ def test_the_guard_sees_subresources_and_blocks_them(
     other, seen = other_server
     checked: list[str] = []
 
-    def guard(url: str) -> None:
+    def guard(url: str) -> list[Any]:
         checked.append(url)
         if url.startswith(other):
             raise ValueError("address is private")
+        return [LOOPBACK]
 
     result = capturer.capture(_options(f"{site}/with-image", timeout_ms=10_000), guard=guard)
     assert result.http_status == 200
@@ -112,7 +116,7 @@ def test_the_guard_sees_subresources_and_blocks_them(
 
 
 def test_a_blocked_main_page_fails_with_the_reason(capturer: BrowserEngine, site: str) -> None:
-    def guard(url: str) -> None:
+    def guard(url: str) -> list[Any]:
         raise ValueError("address 127.0.0.1 is loopback")
 
     with pytest.raises(CaptureError, match=r"blocked: address 127\.0\.0\.1 is loopback"):
@@ -188,13 +192,27 @@ def test_websockets_pass_through_the_guard(capturer: BrowserEngine, other_server
 
     checked: list[str] = []
 
-    def guard(url: str) -> None:
+    def guard(url: str) -> list[Any]:
         checked.append(url)
         if url.startswith(other):
             raise ValueError("address is private")
+        return [LOOPBACK]
 
     seen.clear()
     with serving(SlowImage) as server:
         capturer.capture(_options(f"http://127.0.0.1:{server.server_address[1]}/", timeout_ms=10_000), guard=guard)
     assert f"{other}/socket" in checked
     assert seen == []
+
+
+def test_the_browser_connects_only_to_the_vetted_address(capturer: BrowserEngine, site: str) -> None:
+    """Chromium never resolves names itself: a name only the guard knows still loads, via the address it vetted."""
+    port = site.rsplit(":", 1)[1]
+
+    def guard(url: str) -> list[Any]:
+        if "only-the-guard-knows.test" in url or url.startswith(site):
+            return [LOOPBACK]
+        raise ValueError("unknown host")
+
+    result = capturer.capture(_options(f"http://only-the-guard-knows.test:{port}/plain"), guard=guard)
+    assert result.http_status == 200 and result.title == "Plain"

@@ -53,8 +53,8 @@ def destination_guard(allow_private: bool, allowed_hosts: frozenset[str] = froze
     if allow_private:
         return None
 
-    def guard(url: str) -> None:
-        check_destination(url, allow_private=False, allowed_hosts=allowed_hosts)
+    def guard(url: str) -> list[Any]:
+        return check_destination(url, allow_private=False, allowed_hosts=allowed_hosts)
 
     return guard
 

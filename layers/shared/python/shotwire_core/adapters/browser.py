@@ -26,6 +26,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, Rout
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from shotwire_core.adapters.egress_proxy import BLOCKED_HEADER, EgressProxy
 from shotwire_core.blocklists import cookie_banner_css, is_ad_host
 from shotwire_core.models import MAX_CAPTURE_HEIGHT, CaptureOptions, ErrorCode
 from shotwire_core.observability import logger
@@ -61,8 +62,8 @@ RESOURCE_TYPES = {
     "scripts": "script",
 }
 
-# Request URL check: raises with a reason when the destination is not allowed.
-DestinationGuard = Callable[[str], None]
+# Request URL check: returns the vetted addresses, or raises with a reason when the destination is not allowed.
+DestinationGuard = Callable[[str], Any]
 
 
 class CaptureError(Exception):
@@ -163,12 +164,17 @@ def png_to_webp(data: bytes, quality: int) -> bytes:
 
 @dataclass
 class _JobState:
-    """Per-capture bookkeeping shared with the request interceptors."""
+    """Per-capture bookkeeping shared with the request interceptors and the egress proxy."""
 
     guard: DestinationGuard | None
     options: CaptureOptions
     blocked: list[str] = field(default_factory=list)
     checked_hosts: dict[str, str | None] = field(default_factory=dict)
+    proxy: EgressProxy | None = None
+
+    @property
+    def refusals(self) -> list[str]:
+        return self.blocked + (self.proxy.blocked if self.proxy is not None else [])
 
     async def refusal(self, url: str) -> str | None:
         """Why this URL may not be fetched (None: it may). DNS runs off the event loop, once per origin."""
@@ -255,9 +261,10 @@ class _Deadline:
         return max(1, int((self.end - time.monotonic()) * 1000) - reserve)
 
 
-async def _new_context(browser: Browser, options: CaptureOptions) -> BrowserContext:
+async def _new_context(browser: Browser, options: CaptureOptions, proxy_url: str | None) -> BrowserContext:
     styling = bool(options.css or options.javascript or options.hide_selectors or options.block_cookie_banners)
     return await browser.new_context(
+        proxy={"server": proxy_url} if proxy_url else None,
         viewport={"width": options.width, "height": options.height},
         device_scale_factor=options.device_scale_factor,
         is_mobile=options.is_mobile,
@@ -275,11 +282,17 @@ async def _new_context(browser: Browser, options: CaptureOptions) -> BrowserCont
 async def capture_page(browser: Browser, options: CaptureOptions, guard: DestinationGuard | None) -> CaptureResult:
     """Capture one page in a context of its own, which is closed whatever happens."""
     deadline = _Deadline(options.timeout_ms)
-    try:
-        context = await _new_context(browser, options)
-    except PlaywrightError as error:
-        raise _BrowserCrashed(_first_line(error)) from error
     state = _JobState(guard=guard, options=options)
+    proxy_url = None
+    if guard is not None:
+        state.proxy = EgressProxy(guard)
+        proxy_url = await state.proxy.start()
+    try:
+        context = await _new_context(browser, options, proxy_url)
+    except PlaywrightError as error:
+        if state.proxy is not None:
+            await state.proxy.close()
+        raise _BrowserCrashed(_first_line(error)) from error
     try:
         if options.cookies:
             await context.add_cookies([_cookie(cookie, options.url) for cookie in options.cookies])  # type: ignore[misc]
@@ -293,6 +306,8 @@ async def capture_page(browser: Browser, options: CaptureOptions, guard: Destina
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_SECONDS)
+        if state.proxy is not None:
+            await state.proxy.close()
 
 
 def _cookie(cookie: Any, page_url: str) -> dict[str, Any]:
@@ -320,7 +335,10 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
             ErrorCode.NAVIGATION_TIMEOUT, f"{options.url} did not answer within {options.timeout_ms / 1000:g} s"
         ) from error
     except PlaywrightError as error:
-        raise _navigation_error(error, options.url, state.blocked) from error
+        raise _navigation_error(error, options.url, state.refusals) from error
+    if response is not None and BLOCKED_HEADER.lower() in await response.all_headers():
+        # The page, or a redirect hop on the way to it, was refused by the egress proxy.
+        raise CaptureError(ErrorCode.BLOCKED_URL, f"blocked: {(state.refusals or [response.url])[-1]}")
     if options.wait_until != "commit":
         # A page that never gets there (a tracker that keeps the network busy, a stalled image) is captured
         # anyway when the wait runs out; the job says so.
@@ -329,7 +347,7 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
         except PlaywrightTimeoutError:
             warnings.append(f"the page did not reach '{options.wait_until}' within the timeout; captured anyway")
         except PlaywrightError as error:
-            raise _navigation_error(error, options.url, state.blocked) from error
+            raise _navigation_error(error, options.url, state.refusals) from error
     navigation_ms = int((time.monotonic() - navigation_started) * 1000)
     status = response.status if response is not None else None
     if options.fail_on_http_error and status is not None and status >= 400:
