@@ -10,13 +10,14 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup system-deps dev receiver test test-fast bench lint format synth deploy destroy clean
+.PHONY: help setup system-deps dev receiver test test-fast bench bench-capture lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
 	@echo "make receiver a local webhook receiver on http://127.0.0.1:9000 that verifies signatures and saves images"
 	@echo "make test     run the test suite"
 	@echo "make bench    submit-to-webhook latency through the local stack vs raw Playwright"
+	@echo "make bench-capture  capture throughput on a 50-page corpus vs a Playwright floor and shot-scraper"
 	@echo "make lint     ruff and mypy"
 	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
 	@echo "make deploy   deploy to the AWS account in your environment (needs Docker for the capture image)"
@@ -58,6 +59,15 @@ format: setup
 
 bench: setup
 	$(BIN)/python -m bench.pipeline
+
+# shot-scraper is installed for the benchmark only, in a venv of its own.
+build/bench-venv/.installed:
+	$(PYTHON) -m venv build/bench-venv
+	build/bench-venv/bin/pip install -q "shot-scraper==1.12" "playwright==1.65.2"
+	@touch $@
+
+bench-capture: setup build/bench-venv/.installed
+	$(BIN)/python -m bench.capture
 
 synth: setup
 	$(BIN)/python app.py

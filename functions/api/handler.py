@@ -37,6 +37,7 @@ def create_screenshot(request: Annotated[ScreenshotRequest, Body()]) -> Response
         allow_private=services.settings.allow_private_networks,
         retention_days=services.settings.retention_days,
         allowed_hosts=services.settings.allowed_hosts,
+        default_timeout_ms=services.settings.capture_timeout_ms,
     )
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,

@@ -35,7 +35,7 @@ class StackConfig(BaseModel):
     capture_memory_mb: int = 2048
     capture_timeout_seconds: int = 90
     # A batch's records render concurrently in one warm browser (a context each).
-    capture_batch_size: int = 4
+    capture_batch_size: int = 10
     capture_concurrency: int = 4
     capture_max_receive_count: int = 3
     capture_reserved_concurrency: int | None = None

@@ -71,6 +71,7 @@ def submit_screenshot(
     allow_private: bool,
     retention_days: int,
     allowed_hosts: frozenset[str] = frozenset(),
+    default_timeout_ms: int = 30_000,
 ) -> Job:
     """Record the job as queued, then hand it to the capture queue."""
     _check_destination(request.url, "url", allow_private, allowed_hosts)
@@ -81,7 +82,7 @@ def submit_screenshot(
         tenant_id=tenant_id,
         job_id=new_job_id(int(now.timestamp() * 1000)),
         status=JobStatus.QUEUED,
-        options=request.capture_options(),
+        options=request.capture_options(default_timeout_ms),
         webhook_url=request.webhook_url,
         webhook_status=WebhookStatus.PENDING if request.webhook_url else None,
         created_at=iso(now),

@@ -218,7 +218,9 @@ class ScreenshotRequest(BaseModel):
     wait_until: WaitUntil = Field(default="load", alias="waitUntil")
     wait_for_selector: SelectorText | None = Field(default=None, alias="waitForSelector")
     delay_ms: Annotated[StrictInt, Field(ge=0, le=10_000)] = Field(default=0, alias="delayMs")
-    timeout_ms: Annotated[StrictInt, Field(ge=1000, le=120_000)] = Field(default=30_000, alias="timeoutMs")
+    timeout_ms: Annotated[StrictInt, Field(ge=1000, le=120_000)] | None = Field(
+        default=None, alias="timeoutMs", description="The capture's budget in ms (default: the service's, 30000)."
+    )
     dark_mode: StrictBool = Field(default=False, alias="darkMode")
     reduced_motion: StrictBool = Field(default=False, alias="reducedMotion")
     hide_selectors: Annotated[list[SelectorText], Field(max_length=50)] = Field(default=[], alias="hideSelectors")
@@ -290,7 +292,7 @@ class ScreenshotRequest(BaseModel):
                 raise PydanticCustomError("header_value", f"headers: the value of {name} contains a line break")
         return value
 
-    def capture_options(self) -> CaptureOptions:
+    def capture_options(self, default_timeout_ms: int = 30_000) -> CaptureOptions:
         """Resolve defaults: a device preset fills in what the request did not say."""
         preset = DEVICES[self.device] if self.device else None
         default_width = preset.width if preset else DEFAULT_WIDTH
@@ -314,7 +316,7 @@ class ScreenshotRequest(BaseModel):
             wait_until=self.wait_until,
             wait_for_selector=self.wait_for_selector,
             delay_ms=self.delay_ms,
-            timeout_ms=self.timeout_ms,
+            timeout_ms=self.timeout_ms or default_timeout_ms,
             dark_mode=self.dark_mode,
             reduced_motion=self.reduced_motion,
             hide_selectors=tuple(self.hide_selectors),

@@ -279,8 +279,24 @@ async def _new_context(browser: Browser, options: CaptureOptions, proxy_url: str
     )
 
 
-async def capture_page(browser: Browser, options: CaptureOptions, guard: DestinationGuard | None) -> CaptureResult:
-    """Capture one page in a context of its own, which is closed whatever happens."""
+@dataclass
+class _Prepared:
+    """A context and page made ready for one job, ahead of a free render slot."""
+
+    context: BrowserContext
+    page: Page
+    state: _JobState
+    deadline: _Deadline
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.context.close(), CLOSE_TIMEOUT_SECONDS)
+        if self.state.proxy is not None:
+            await self.state.proxy.close()
+
+
+async def prepare_page(browser: Browser, options: CaptureOptions, guard: DestinationGuard | None) -> _Prepared:
+    """Open the job's own context (its proxy, routes, cookies) and page. The caller must close it."""
     deadline = _Deadline(options.timeout_ms)
     state = _JobState(guard=guard, options=options)
     proxy_url = None
@@ -293,6 +309,7 @@ async def capture_page(browser: Browser, options: CaptureOptions, guard: Destina
         if state.proxy is not None:
             await state.proxy.close()
         raise _BrowserCrashed(_first_line(error)) from error
+    prepared = None
     try:
         if options.cookies:
             await context.add_cookies([_cookie(cookie, options.url) for cookie in options.cookies])  # type: ignore[misc]
@@ -301,13 +318,27 @@ async def capture_page(browser: Browser, options: CaptureOptions, guard: Destina
         if guard is not None:
             await context.route_web_socket(re.compile(".*"), lambda socket: _route_socket(socket, state))
         page = await context.new_page()
-        page.set_default_timeout(deadline.remaining_ms())
-        return await _capture_in(page, options, deadline, state)
+        prepared = _Prepared(context, page, state, deadline)
+        return prepared
+    except PlaywrightError as error:
+        raise _BrowserCrashed(_first_line(error)) from error
     finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_SECONDS)
-        if state.proxy is not None:
-            await state.proxy.close()
+        if prepared is None:
+            await _Prepared(context, None, state, deadline).close()  # type: ignore[arg-type]
+
+
+async def capture_page(browser: Browser, options: CaptureOptions, guard: DestinationGuard | None) -> CaptureResult:
+    """Capture one page in a context of its own, which is closed whatever happens."""
+    prepared = await prepare_page(browser, options, guard)
+    try:
+        return await render_prepared(prepared)
+    finally:
+        await prepared.close()
+
+
+async def render_prepared(prepared: _Prepared) -> CaptureResult:
+    prepared.page.set_default_timeout(prepared.deadline.remaining_ms())
+    return await _capture_in(prepared.page, prepared.state.options, prepared.deadline, prepared.state)
 
 
 def _cookie(cookie: Any, page_url: str) -> dict[str, Any]:
@@ -336,7 +367,7 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
         ) from error
     except PlaywrightError as error:
         raise _navigation_error(error, options.url, state.refusals) from error
-    if response is not None and BLOCKED_HEADER.lower() in await response.all_headers():
+    if state.proxy is not None and response is not None and BLOCKED_HEADER.lower() in await response.all_headers():
         # The page, or a redirect hop on the way to it, was refused by the egress proxy.
         raise CaptureError(ErrorCode.BLOCKED_URL, f"blocked: {(state.refusals or [response.url])[-1]}")
     if options.wait_until != "commit":
@@ -485,6 +516,7 @@ class BrowserEngine:
         self._browser: Browser | None = None
         self._browser_lock: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._preparing: asyncio.Semaphore | None = None
         self.launches = 0
 
     # -- engine thread -------------------------------------------------------------------------------
@@ -498,6 +530,7 @@ class BrowserEngine:
                     asyncio.set_event_loop(loop)
                     self._browser_lock = asyncio.Lock()
                     self._slots = asyncio.Semaphore(self._concurrency)
+                    self._preparing = asyncio.Semaphore(self._concurrency)
                     ready.set()
                     loop.run_forever()
 
@@ -541,16 +574,23 @@ class BrowserEngine:
                 await asyncio.wait_for(playwright.stop(), CLOSE_TIMEOUT_SECONDS)
 
     async def _capture(self, options: CaptureOptions, guard: DestinationGuard | None) -> CaptureResult:
-        assert self._slots is not None
-        async with self._slots:
-            for attempt in (1, 2):
-                browser = await self._ready_browser()
+        """Prepare the job's context and page ahead of a render slot, so opening them (the slow part on a
+        small machine) overlaps with other jobs' rendering; then render inside the slot."""
+        assert self._slots is not None and self._preparing is not None
+        for attempt in (1, 2):
+            browser = await self._ready_browser()
+            try:
+                async with self._preparing:
+                    prepared = await prepare_page(browser, options, guard)
                 try:
-                    return await capture_page(browser, options, guard)
-                except _BrowserCrashed as error:
-                    logger.warning("browser crashed during capture", extra={"attempt": attempt, "error": str(error)})
-                    await self._discard_browser()
-            raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser crashed twice while capturing this page")
+                    async with self._slots:
+                        return await render_prepared(prepared)
+                finally:
+                    await prepared.close()
+            except _BrowserCrashed as error:
+                logger.warning("browser crashed during capture", extra={"attempt": attempt, "error": str(error)})
+                await self._discard_browser()
+        raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser crashed twice while capturing this page")
 
     # -- public, thread-safe -------------------------------------------------------------------------
     def capture(self, options: CaptureOptions, *, guard: DestinationGuard | None) -> CaptureResult:
