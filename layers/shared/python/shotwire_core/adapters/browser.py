@@ -327,15 +327,6 @@ async def prepare_page(browser: Browser, options: CaptureOptions, guard: Destina
             await _Prepared(context, None, state, deadline).close()  # type: ignore[arg-type]
 
 
-async def capture_page(browser: Browser, options: CaptureOptions, guard: DestinationGuard | None) -> CaptureResult:
-    """Capture one page in a context of its own, which is closed whatever happens."""
-    prepared = await prepare_page(browser, options, guard)
-    try:
-        return await render_prepared(prepared)
-    finally:
-        await prepared.close()
-
-
 async def render_prepared(prepared: _Prepared) -> CaptureResult:
     prepared.page.set_default_timeout(prepared.deadline.remaining_ms())
     return await _capture_in(prepared.page, prepared.state.options, prepared.deadline, prepared.state)
