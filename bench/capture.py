@@ -4,13 +4,16 @@ All contenders use the same Chromium binary and the same concurrency, on the sam
 loopback (text, many images, heavy CSS, tall lazy-loading pages, slow subresources). Each runs in its
 own process so peak memory is that process tree's alone:
 
-1. floor       a plain Playwright loop: new context, goto, screenshot, close (a context per page, as we must)
-2. shotwire    the capture Lambda handler (SQS batches, S3 and EventBridge on moto), private networks
-               blocked as when deployed: each page behind its egress proxy
-2b. shotwire   the same, private networks allowed (the `make dev` default: no proxy)
-3. shot-scraper `multi`, the corpus split over as many processes as the concurrency
+1.  floor         a plain Playwright loop: new context, goto, screenshot, close (a context per page, as we must)
+1s. floor-shared  the same loop sharing one context across pages, as shot-scraper does: what isolation costs
+2.  shotwire      the capture Lambda handler (SQS batches, S3 and EventBridge on moto), private networks
+                  blocked as when deployed: each page behind its egress proxy
+2b. shotwire      the same, private networks allowed (the `make dev` default: no proxy)
+3.  shot-scraper  `multi` as it ships: one process, one browser, one shared context, a page at a time
+3x. shot-scraper  `multi` with the corpus split over as many processes as the concurrency (it has no
+                  concurrency setting of its own): 4 browsers, each with its shared context
 
-Prints pages/s, p50/p95 latency and peak memory, and the ratios 2/1 and 2/3.
+Prints pages/s, p50/p95 latency and peak memory, and the ratios 2/1, 2/3 and 2/3x.
 """
 
 from __future__ import annotations
@@ -176,7 +179,7 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any
 
 
 # -- contenders (each runs in its own process) -----------------------------------------------------------
-def floor(urls: list[str], concurrency: int, chromium: str | None) -> dict[str, Any]:
+def floor(urls: list[str], concurrency: int, chromium: str | None, shared: bool = False) -> dict[str, Any]:
     import asyncio
 
     from playwright.async_api import async_playwright
@@ -188,15 +191,16 @@ def floor(urls: list[str], concurrency: int, chromium: str | None) -> dict[str, 
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=chromium, args=list(BASE_ARGS))
             slots = asyncio.Semaphore(concurrency)
+            common = await browser.new_context(viewport={"width": 1280, "height": 800}) if shared else None
 
             async def one(url: str) -> None:
                 async with slots:
                     started = time.perf_counter()
-                    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+                    context = common or await browser.new_context(viewport={"width": 1280, "height": 800})
                     page = await context.new_page()
                     await page.goto(url, wait_until="load", timeout=30_000)
                     await page.screenshot(type="png")
-                    await context.close()
+                    await (page.close() if common else context.close())
                     latencies.append(time.perf_counter() - started)
 
             await one(urls[0])  # warm-up: the browser's first page
@@ -299,7 +303,7 @@ def shotwire(urls: list[str], concurrency: int, strict: bool) -> dict[str, Any]:
     return {"seconds": elapsed, "latencies": latencies}
 
 
-def shot_scraper(urls: list[str], concurrency: int, chromium: str | None) -> dict[str, Any]:
+def shot_scraper(urls: list[str], processes: int, chromium: str | None) -> dict[str, Any]:
     executable = SHOT_SCRAPER_VENV / "bin" / "shot-scraper"
     out = Path(tempfile.mkdtemp(prefix="bench-shots-"))
     browsers = Path(tempfile.mkdtemp(prefix="bench-browsers-"))
@@ -316,7 +320,7 @@ def shot_scraper(urls: list[str], concurrency: int, chromium: str | None) -> dic
     if wanted and chromium:
         Path(wanted.group(1)).parent.mkdir(parents=True, exist_ok=True)
         Path(wanted.group(1)).symlink_to(chromium)
-    slices = [urls[i::concurrency] for i in range(concurrency)]
+    slices = [urls[i::processes] for i in range(processes)]
     configs = []
     for index, chunk in enumerate(slices):
         config = out / f"shots-{index}.yml"
@@ -328,7 +332,7 @@ def shot_scraper(urls: list[str], concurrency: int, chromium: str | None) -> dic
         )  # the first repeat warms up
         configs.append(config)
     started = time.perf_counter()
-    processes = [
+    running = [
         subprocess.Popen(
             [str(executable), "multi", str(config)],
             env=env,
@@ -339,6 +343,7 @@ def shot_scraper(urls: list[str], concurrency: int, chromium: str | None) -> dic
         for config in configs
     ]
     latencies: list[float] = []
+    warmed: list[float] = []  # when each process had its browser up and its warm-up shot written
 
     def read(process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
@@ -346,21 +351,24 @@ def shot_scraper(urls: list[str], concurrency: int, chromium: str | None) -> dic
         for line in process.stdout:
             if "written to" in line or "Screenshot of" in line:
                 now = time.perf_counter()
-                if last is not None:
+                if last is None:
+                    warmed.append(now)
+                else:
                     latencies.append(now - last)
                 last = now
 
-    readers = [threading.Thread(target=read, args=(process,)) for process in processes]
+    readers = [threading.Thread(target=read, args=(process,)) for process in running]
     for reader in readers:
         reader.start()
-    for process, reader in zip(processes, readers, strict=True):
+    for process, reader in zip(running, readers, strict=True):
         process.wait()
         reader.join()
         if process.returncode != 0:
             raise RuntimeError("shot-scraper failed")
-    elapsed = time.perf_counter() - started
+    # The clock starts when the first process is warm, as the others' clocks start after their warm-up.
+    elapsed = time.perf_counter() - min(warmed, default=started)
     shots = len(list(out.glob("*-*.png")))
-    assert shots == len(urls) + concurrency, f"shot-scraper wrote {shots} images"
+    assert shots == len(urls) + processes, f"shot-scraper wrote {shots} images"
     return {"seconds": elapsed, "latencies": latencies}
 
 
@@ -379,9 +387,11 @@ def _row(name: str, result: dict[str, Any], pages: int, peak_mb: float) -> dict[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--phase", choices=["floor", "shotwire", "shotwire-private", "shot-scraper"])
+    parser.add_argument(
+        "--phase", choices=["floor", "floor-shared", "shotwire", "shotwire-private", "shot-scraper", "shot-scraper-x"]
+    )
     parser.add_argument("--urls", help="JSON list (internal: a phase's input)")
-    parser.add_argument("--only", nargs="*", help="run only these phases (for iterating); ratios need all four")
+    parser.add_argument("--only", nargs="*", help="run only these phases (for iterating)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each running every contender (order rotated)")
     args = parser.parse_args()
 
@@ -390,9 +400,11 @@ def main() -> int:
     chromium = find_chromium()
     if args.phase:
         urls = json.loads(args.urls)
-        if args.phase == "floor":
-            result = floor(urls, args.concurrency, chromium)
+        if args.phase in ("floor", "floor-shared"):
+            result = floor(urls, args.concurrency, chromium, shared=args.phase == "floor-shared")
         elif args.phase == "shot-scraper":
+            result = shot_scraper(urls, 1, chromium)
+        elif args.phase == "shot-scraper-x":
             result = shot_scraper(urls, args.concurrency, chromium)
         else:
             result = shotwire(urls, args.concurrency, strict=args.phase == "shotwire")
@@ -400,10 +412,12 @@ def main() -> int:
         return 0
 
     phases = [
-        ("1 floor: Playwright loop", "floor"),
+        ("1 floor: Playwright, context per page", "floor"),
+        ("1s floor, one shared context", "floor-shared"),
         ("2 shotwire (deployed: egress proxy)", "shotwire"),
         ("2b shotwire (private allowed)", "shotwire-private"),
-        ("3 shot-scraper multi", "shot-scraper"),
+        ("3 shot-scraper multi (as shipped)", "shot-scraper"),
+        (f"3x shot-scraper multi x{args.concurrency} procs", "shot-scraper-x"),
     ]
     phases = [(name, phase) for name, phase in phases if not args.only or phase in args.only]
     # This machine's speed drifts by tens of percent from minute to minute, so every round runs every
@@ -442,11 +456,11 @@ def main() -> int:
         f"\ncapture benchmark: {len(urls)} pages, concurrency {args.concurrency}, {os.cpu_count()} cores, "
         f"{args.rounds} rounds (medians), Chromium {chromium}"
     )
-    print(f"{'contender':<38}{'pages/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'peak MB':>9}")
+    print(f"{'contender':<40}{'pages/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'peak MB':>9}")
     for name, phase in phases:
         rows = results[phase]
         print(
-            f"{name:<38}{statistics.median(r['pages_per_second'] for r in rows):>9.2f}"
+            f"{name:<40}{statistics.median(r['pages_per_second'] for r in rows):>9.2f}"
             f"{statistics.median(r['p50_ms'] for r in rows):>9.0f}{statistics.median(r['p95_ms'] for r in rows):>9.0f}"
             f"{max(r['peak_mb'] for r in rows):>9.0f}"
         )
@@ -457,10 +471,16 @@ def main() -> int:
         ]
         return f"{statistics.median(per_round):.2f} (rounds: {', '.join(f'{r:.2f}' for r in per_round)})"
 
-    if {"floor", "shotwire", "shotwire-private", "shot-scraper"} <= results.keys():
-        print(f"ratio 2/1  shotwire (deployed) / floor:        {ratio('shotwire', 'floor')}")
-        print(f"ratio 2b/1 shotwire (private) / floor:         {ratio('shotwire-private', 'floor')}")
-        print(f"ratio 2/3  shotwire (deployed) / shot-scraper: {ratio('shotwire', 'shot-scraper')}")
+    ratios = [
+        ("2/1  shotwire (deployed) / floor", "shotwire", "floor"),
+        ("2b/1 shotwire (private) / floor", "shotwire-private", "floor"),
+        ("1/1s floor / floor with a shared context", "floor", "floor-shared"),
+        ("2/3  shotwire (deployed) / shot-scraper", "shotwire", "shot-scraper"),
+        ("2/3x shotwire (deployed) / shot-scraper x procs", "shotwire", "shot-scraper-x"),
+    ]
+    for label, top, bottom in ratios:
+        if {top, bottom} <= results.keys():
+            print(f"ratio {label:<48} {ratio(top, bottom)}")
     return 0
 
 

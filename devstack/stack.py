@@ -27,26 +27,29 @@ def handler_environment(options: DevOptions, resources: LocalResources, config: 
     Tunables the developer exported (a shorter retry schedule, say) win over the config's values;
     resource names and queue URLs always point at what was just created on moto.
     """
-    tunables = function_environment(
+    queue_urls = {
+        "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
+        "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
+        "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
+    }
+    stack_env = function_environment(
         config,
         images_bucket=resources.bucket,
         allow_private_networks=options.allow_private_networks,
+        queue_urls=queue_urls,
     )
-    env = {name: os.environ.get(name) or value for name, value in tunables.items()}
-    env.update(
-        {
-            "SHOTWIRE_JOBS_TABLE": config.jobs_table,
-            "SHOTWIRE_KEYS_TABLE": config.keys_table,
-            "SHOTWIRE_EVENT_BUS_NAME": config.event_bus,
-            "SHOTWIRE_IMAGES_BUCKET": resources.bucket,
-            "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if options.allow_private_networks else "0",
-            "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
-            "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
-            "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
-            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
-            "POWERTOOLS_SERVICE_NAME": "shotwire",
-        }
-    )
+    # What names a resource, and the private-network switch (already read into `options`), is not tunable.
+    pinned = {
+        "SHOTWIRE_JOBS_TABLE",
+        "SHOTWIRE_KEYS_TABLE",
+        "SHOTWIRE_EVENT_BUS_NAME",
+        "SHOTWIRE_IMAGES_BUCKET",
+        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS",
+        *queue_urls,
+    }
+    env = {name: value if name in pinned else os.environ.get(name) or value for name, value in stack_env.items()}
+    env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+    env["POWERTOOLS_SERVICE_NAME"] = "shotwire"
     if options.chromium_path:
         env["SHOTWIRE_CHROMIUM_PATH"] = options.chromium_path
     return env

@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.defaults import REPO_ROOT, function_props
+from infra.defaults import REPO_ROOT, function_props, secure_queue
 from infra.environment import settings_environment
 from infra.storage import Storage
 from shotwire_core.config import StackConfig
@@ -52,21 +52,17 @@ class CaptureWorker(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.dlq = sqs.Queue(
+        self.dlq = secure_queue(
             self,
             "DeadLetterQueue",
             queue_name=config.capture_dlq,
             retention_period=Duration.days(config.dlq_retention_days),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
         )
-        self.queue = sqs.Queue(
+        self.queue = secure_queue(
             self,
             "Queue",
             queue_name=config.capture_queue,
             visibility_timeout=Duration.seconds(config.capture_visibility_timeout_seconds),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=config.capture_max_receive_count),
         )
 

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,3 +56,8 @@ def function_props(
         "timeout": Duration.seconds(timeout_seconds),
         "environment": {**environment, **powertools_environment(service)},
     }
+
+
+def secure_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
+    """An SQS queue encrypted at rest and refusing plain-HTTP access, as every queue of the stack is."""
+    return sqs.Queue(scope, construct_id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **props)

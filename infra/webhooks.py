@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
+from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props, secure_queue
 from infra.environment import settings_environment
 from infra.layers import Layers
 from infra.storage import Storage
@@ -47,22 +47,18 @@ class WebhookDelivery(Construct):
 
         self.event_bus = events.EventBus(self, "Bus", event_bus_name=config.event_bus)
 
-        self.dlq = sqs.Queue(
+        self.dlq = secure_queue(
             self,
             "DeadLetterQueue",
             queue_name=config.webhook_dlq,
             retention_period=Duration.days(config.dlq_retention_days),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
         )
-        self.retry_queue = sqs.Queue(
+        self.retry_queue = secure_queue(
             self,
             "RetryQueue",
             queue_name=config.webhook_retry_queue,
             visibility_timeout=Duration.seconds(config.webhook_retry_visibility_timeout_seconds),
             retention_period=RETRY_QUEUE_RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dlq, max_receive_count=config.webhook_retry_max_receive_count
             ),

@@ -7,6 +7,8 @@ The stack blocks private networks as a deployed one does; only the test site's h
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -170,3 +172,47 @@ def test_redirects_to_the_canary_fail_the_job_unfetched(strict: Strict, site: Si
         assert job["status"] == "failed" and job["errorCode"] == "blocked_url", job
         assert "0x7f000001" in job["error"] or "127.0.0.1" in job["error"]
     assert canary.seen == []
+
+
+@pytest.fixture
+def udp_canary() -> Iterator[tuple[int, list[bytes]]]:
+    """A UDP listener on loopback standing in for an internal STUN/TURN target."""
+    received: list[bytes] = []
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def receive() -> None:
+        while not stop.is_set():
+            try:
+                received.append(listener.recv(2048))
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=receive, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], received
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_webrtc_cannot_send_udp_to_an_internal_address(
+    strict: Strict, site: Site, udp_canary: tuple[int, list[bytes]]
+) -> None:
+    """WebRTC's STUN/TURN traffic is UDP and would pass neither the proxy nor request interception."""
+    port, received = udp_canary
+    script = f"""
+      const pc = new RTCPeerConnection({{iceServers: [
+        {{urls: 'stun:127.0.0.1:{port}'}},
+        {{urls: 'turn:127.0.0.1:{port}?transport=udp', username: 'u', credential: 'p'}}]}});
+      pc.createDataChannel('x');
+      pc.createOffer().then(offer => pc.setLocalDescription(offer));
+    """
+    url = site.add("/webrtc", f"<h1>rtc</h1><script>{script}</script>")
+    status, body = strict.post({"url": url, "delayMs": 2000})
+    assert status == 202, body
+    job = strict.finished(body["jobId"])
+    assert job["status"] == "completed", job
+    assert received == []

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, WebSocketRoute, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -44,6 +44,8 @@ BASE_ARGS = (
     "--dns-prefetch-disable",  # prefetching would resolve hosts the guard never saw
     "--hide-scrollbars",
     "--mute-audio",
+    # WebRTC may only use the proxy: no UDP (STUN/TURN) to addresses the egress proxy never vetted.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 
 # Time kept back from the job's timeout for styling, scripts and the screenshot itself.
@@ -215,18 +217,6 @@ async def _route_request(route: Route, state: _JobState) -> None:
     await route.continue_()
 
 
-async def _route_socket(socket: WebSocketRoute, state: _JobState) -> None:
-    """WebSockets do not pass through context.route; without this a page could open one to an internal host."""
-    url = socket.url
-    http_url = "http" + url.removeprefix("ws") if url.startswith("ws") else url
-    reason = await state.refusal(http_url)
-    if reason is not None:
-        state.blocked.append(reason)
-        await socket.close(code=1008, reason="blocked")
-        return
-    socket.connect_to_server()
-
-
 _SCROLL_THROUGH = """async (budgetMs) => {
   const started = performance.now();
   let y = 0;
@@ -289,10 +279,15 @@ class _Prepared:
     deadline: _Deadline
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.context.close(), CLOSE_TIMEOUT_SECONDS)
-        if self.state.proxy is not None:
-            await self.state.proxy.close()
+        await _close_context(self.context, self.state)
+
+
+async def _close_context(context: BrowserContext, state: _JobState) -> None:
+    """Close a job's context and then its proxy; a context that will not close is left to the hang guard."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_SECONDS)
+    if state.proxy is not None:
+        await state.proxy.close()
 
 
 async def prepare_page(browser: Browser, options: CaptureOptions, guard: DestinationGuard | None) -> _Prepared:
@@ -313,10 +308,10 @@ async def prepare_page(browser: Browser, options: CaptureOptions, guard: Destina
     try:
         if options.cookies:
             await context.add_cookies([_cookie(cookie, options.url) for cookie in options.cookies])  # type: ignore[misc]
-        if guard is not None or options.block_resources or options.block_ads:
+        # The egress proxy vets every request, WebSockets included; routing each request through the
+        # driver as well would cost a round trip per request, so it is only set up to block by kind.
+        if options.block_resources or options.block_ads:
             await context.route("**/*", lambda route: _route_request(route, state))
-        if guard is not None:
-            await context.route_web_socket(re.compile(".*"), lambda socket: _route_socket(socket, state))
         page = await context.new_page()
         prepared = _Prepared(context, page, state, deadline)
         return prepared
@@ -324,7 +319,7 @@ async def prepare_page(browser: Browser, options: CaptureOptions, guard: Destina
         raise _BrowserCrashed(_first_line(error)) from error
     finally:
         if prepared is None:
-            await _Prepared(context, None, state, deadline).close()  # type: ignore[arg-type]
+            await _close_context(context, state)
 
 
 async def render_prepared(prepared: _Prepared) -> CaptureResult:
