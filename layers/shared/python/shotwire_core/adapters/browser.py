@@ -322,6 +322,21 @@ async def prepare_page(browser: Browser, options: CaptureOptions, guard: Destina
             await _close_context(context, state)
 
 
+NO_FRAME_YET = "Unable to capture screenshot"
+
+
+async def _page_screenshot(page: Page, shot: dict[str, Any], deadline: _Deadline) -> bytes:
+    """Screenshot the page; right after `commit` it may have no frame to capture yet, so try again briefly."""
+    for attempt in range(1, 6):
+        try:
+            return await page.screenshot(**{**shot, "timeout": deadline.remaining_ms()})
+        except PlaywrightError as error:
+            if NO_FRAME_YET not in str(error) or attempt == 5 or deadline.remaining_ms() < 500:
+                raise
+            await asyncio.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")
+
+
 async def render_prepared(prepared: _Prepared) -> CaptureResult:
     prepared.page.set_default_timeout(prepared.deadline.remaining_ms())
     return await _capture_in(prepared.page, prepared.state.options, prepared.deadline, prepared.state)
@@ -470,7 +485,7 @@ async def _render(page: Page, options: CaptureOptions, deadline: _Deadline) -> t
                     truncated = True
             elif options.clip is not None:
                 shot["clip"] = options.clip.model_dump(by_alias=False)
-            data = await page.screenshot(**shot)
+            data = await _page_screenshot(page, shot, deadline)
     except PlaywrightTimeoutError as error:
         if options.selector:
             message = f"selector {options.selector!r} matched nothing in time"
