@@ -55,7 +55,7 @@ def main() -> int:
             print(f"verified webhook-id={self.headers.get('webhook-id')}\n{json.dumps(event, indent=2)}", flush=True)
             if event.get("status") == "completed" and event.get("screenshotUrl"):
                 args.out.mkdir(parents=True, exist_ok=True)
-                extension = "jpg" if event.get("format") == "jpeg" else "png"
+                extension = {"jpeg": "jpg", "webp": "webp", "pdf": "pdf"}.get(str(event.get("format")), "png")
                 target = args.out / f"{event['jobId']}.{extension}"
                 with urllib.request.urlopen(event["screenshotUrl"], timeout=30) as response:  # noqa: S310
                     target.write_bytes(response.read())
