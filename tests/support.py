@@ -106,12 +106,17 @@ class WebhookReceiver:
     """Records every POST; answers each path with a scripted sequence of status codes (then the last one)."""
 
     scripts: dict[str, list[int]] = field(default_factory=dict)
+    answer_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
 
-    def script(self, path: str, statuses: list[int]) -> str:
+    HANG = 0  # a scripted "status" that answers nothing for `hang_seconds`, then drops the connection
+    hang_seconds: float = 30
+
+    def script(self, path: str, statuses: list[int], headers: dict[str, str] | None = None) -> str:
         self.scripts[path] = list(statuses)
+        self.answer_headers[path] = dict(headers or {})
         return self.base_url + path
 
     def _status_for(self, path: str) -> int:
@@ -142,7 +147,13 @@ class WebhookReceiver:
                 with outer.lock:
                     outer.deliveries.append(Delivery(self.path, dict(self.headers.items()), body, time.time()))
                 status = outer._status_for(self.path)
+                if status == WebhookReceiver.HANG:
+                    time.sleep(outer.hang_seconds)
+                    self.close_connection = True
+                    return
                 self.send_response(status)
+                for name, value in outer.answer_headers.get(self.path, {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

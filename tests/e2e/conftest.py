@@ -75,6 +75,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # Three attempts, one then two seconds apart: retries and the DLQ without waiting minutes.
         "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
         "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
+        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",  # a hanging receiver costs 2 s, not 15
     }
     with log_path.open("wb") as log:
         try:

@@ -7,6 +7,7 @@ import hmac
 import io
 import itertools
 import json
+import time
 import urllib.request
 
 import boto3
@@ -112,9 +113,9 @@ def test_receiver_failing_twice_gets_the_third_attempt_with_the_same_webhook_id(
     assert len({d.headers["webhook-id"] for d in deliveries}) == 1
     for delivery in deliveries:
         _verify_all_signatures(delivery.headers, delivery.body)
-    # The schedule is 1 s then 2 s.
+    # The schedule is 1 s then 2 s, each jittered by up to ±20%.
     gaps = [b.received_at - a.received_at for a, b in itertools.pairwise(deliveries)]
-    assert gaps[0] >= 0.9 and gaps[1] >= 1.9, gaps
+    assert gaps[0] >= 0.75 and gaps[1] >= 1.55, gaps
     job = stack.wait_job(accepted["jobId"], lambda j: j["webhook"]["status"] == "delivered")
     attempts = job["webhook"]["attempts"]
     assert [a["statusCode"] for a in attempts] == [500, 500, 200]
@@ -170,3 +171,41 @@ def test_job_without_webhook_completes_quietly(stack: Stack, pages: str) -> None
     assert "webhook" not in job
     assert (job["width"], job["height"]) == (300, 200)
     assert job["startedAt"] <= job["completedAt"]
+
+
+def test_gone_stops_the_delivery_after_one_attempt(stack: Stack, pages: str, receiver: WebhookReceiver) -> None:
+    hook = receiver.script("/gone", [410])
+    _, accepted = stack.request("POST", "/v1/screenshots", {"url": f"{pages}/simple", "webhookUrl": hook})
+    job = stack.wait_job(accepted["jobId"], lambda j: j["webhook"]["status"] == "failed", timeout=60)
+    time.sleep(2.5)  # past the whole (shortened) schedule: nothing else arrives
+    assert len(receiver.received("/gone")) == 1
+    (attempt,) = job["webhook"]["attempts"]
+    assert attempt["statusCode"] == 410 and "410 Gone" in attempt["error"] and "nextAttemptAt" not in attempt
+
+
+def test_retry_after_holds_the_next_attempt_back(stack: Stack, pages: str, receiver: WebhookReceiver) -> None:
+    hook = receiver.script("/busy", [429, 200], headers={"Retry-After": "4"})
+    _, accepted = stack.request("POST", "/v1/screenshots", {"url": f"{pages}/simple", "webhookUrl": hook})
+    first, second = receiver.wait_for("/busy", 2, timeout=60)
+    assert second.received_at - first.received_at >= 3.9  # the schedule alone would have waited ~1 s
+    job = stack.wait_job(accepted["jobId"], lambda j: j["webhook"]["status"] == "delivered")
+    assert [a["statusCode"] for a in job["webhook"]["attempts"]] == [429, 200]
+
+
+def test_a_redirect_is_a_failed_attempt_and_never_followed(stack: Stack, pages: str, receiver: WebhookReceiver) -> None:
+    hook = receiver.script("/moved", [302, 200], headers={"Location": receiver.base_url + "/elsewhere"})
+    _, accepted = stack.request("POST", "/v1/screenshots", {"url": f"{pages}/simple", "webhookUrl": hook})
+    job = stack.wait_job(accepted["jobId"], lambda j: j["webhook"]["status"] == "delivered", timeout=60)
+    assert [a["statusCode"] for a in job["webhook"]["attempts"]] == [302, 200]
+    assert job["webhook"]["attempts"][0]["errorClass"] == "http_status"
+    assert receiver.received("/elsewhere") == []
+
+
+def test_a_hanging_receiver_times_out_and_is_retried(stack: Stack, pages: str, receiver: WebhookReceiver) -> None:
+    receiver.hang_seconds = 5
+    hook = receiver.script("/hang", [WebhookReceiver.HANG, 200])
+    _, accepted = stack.request("POST", "/v1/screenshots", {"url": f"{pages}/simple", "webhookUrl": hook})
+    job = stack.wait_job(accepted["jobId"], lambda j: j["webhook"]["status"] == "delivered", timeout=60)
+    first, second = job["webhook"]["attempts"]
+    assert first["errorClass"] == "timeout" and 1900 <= first["durationMs"] < 4000
+    assert second["statusCode"] == 200

@@ -24,6 +24,11 @@ class Receiver(BaseHTTPRequestHandler):
             self.send_header("Location", "/ok")
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif self.path.startswith(("/busy", "/down")):
+            self.send_response(429 if self.path.startswith("/busy") else 503)
+            self.send_header("Retry-After", "42")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path.startswith("/slow"):
             time.sleep(3)
         elif self.path.startswith("/big"):
@@ -69,6 +74,12 @@ def test_redirects_are_failures_and_never_followed(port: int) -> None:
     result = _post(f"http://127.0.0.1:{port}/redirect")
     assert not result.delivered and result.status_code == 302 and result.error_class == "http_status"
     assert [r["path"] for r in seen] == ["/redirect"]
+
+
+@pytest.mark.parametrize("path", ["/busy", "/down"])
+def test_retry_after_is_read_from_429_and_503(port: int, path: str) -> None:
+    result = _post(f"http://127.0.0.1:{port}{path}")
+    assert not result.delivered and result.error_class == "http_status" and result.retry_after_seconds == 42
 
 
 def test_refused_connection(port: int) -> None:

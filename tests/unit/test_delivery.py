@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from shotwire_core.adapters.webhook_http import DeliveryResult
-from shotwire_core.delivery import deliver, handle_retry
+from shotwire_core.adapters.webhook_http import DeliveryResult, parse_retry_after
+from shotwire_core.delivery import MAX_RETRY_AFTER_SECONDS, deliver, handle_retry, jittered
 from shotwire_core.models import CaptureOptions, Job, JobStatus, RetryMessage, Tenant, WebhookStatus
 from shotwire_core.signing import generate_webhook_secret, signature_headers
 from tests.unit.fakes import FakeImages, FakeJobs, FakeQueue, FakeTenants
@@ -40,6 +42,7 @@ class Harness:
         self.requests: list[tuple[str, bytes, dict[str, str]]] = []
         self.schedule = schedule
         self.now = 1_000_000.0
+        self.jitter: Callable[[float], float] = lambda wait: wait  # exact waits unless a test asks for jitter
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
         self.requests.append((url, body, headers))
@@ -60,6 +63,7 @@ class Harness:
             retry_schedule=self.schedule,
             link_ttl_seconds=3600,
             clock=lambda: self.now,
+            jitter=self.jitter,
         )
 
 
@@ -128,7 +132,9 @@ def test_last_failure_parks_the_delivery_in_the_dlq() -> None:
 def test_blocked_destination_is_not_retried() -> None:
     harness = Harness(_job(), [DeliveryResult(None, "ssrf_blocked", "address 10.0.0.1 is private", 0)])
     assert harness.attempt(1) is WebhookStatus.FAILED
-    assert harness.retries.sent == [] and len(harness.dlq.sent) == 1
+    assert harness.retries.sent == [] and harness.dlq.sent == []  # a redrive would be refused again
+    job = harness.jobs.get("t1", "job_1")
+    assert job is not None and job.webhook_attempts[0].error_class == "ssrf_blocked"
 
 
 def test_a_duplicate_event_after_delivery_sends_nothing() -> None:
@@ -154,3 +160,57 @@ def test_failed_job_body_carries_the_error() -> None:
     _, body, _ = harness.requests[0]
     assert body.startswith(b'{"jobId":"job_1","status":"failed","error":"could not load"')
     assert b"screenshotUrl" not in body
+
+
+def test_every_attempt_records_its_class_the_response_and_when_the_next_comes() -> None:
+    answer = DeliveryResult(500, "http_status", "receiver answered HTTP 500", 12, "database is down")
+    harness = Harness(_job(), [answer])
+    harness.attempt(1)
+    job = harness.jobs.get("t1", "job_1")
+    assert job is not None
+    (record,) = job.webhook_attempts
+    dumped = record.model_dump()
+    assert dumped["errorClass"] == "http_status" and dumped["responseBody"] == "database is down"
+    assert dumped["statusCode"] == 500 and dumped["durationMs"] == 12
+    assert dumped["at"] == "1970-01-12T13:46:40.000Z" and dumped["nextAttemptAt"] == "1970-01-12T13:46:45.000Z"
+
+
+def test_gone_stops_retrying_and_says_why() -> None:
+    harness = Harness(_job(), [DeliveryResult(410, "http_status", "receiver answered HTTP 410", 3)])
+    assert harness.attempt(1) is WebhookStatus.FAILED
+    assert harness.retries.sent == [] and harness.dlq.sent == []
+    job = harness.jobs.get("t1", "job_1")
+    assert job is not None and "410 Gone" in (job.webhook_attempts[0].error or "")
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_lengthens_the_wait_but_not_beyond_a_day(status: int) -> None:
+    harness = Harness(_job(), [DeliveryResult(status, "http_status", "busy", 3, retry_after_seconds=120)])
+    harness.attempt(1)
+    ((body, delay),) = harness.retries.sent
+    assert delay == 120 and body["dueAt"] == harness.now + 120
+
+    harness = Harness(_job(), [DeliveryResult(status, "http_status", "busy", 3, retry_after_seconds=10**7)])
+    harness.attempt(1)
+    ((body, delay),) = harness.retries.sent
+    assert body["dueAt"] == harness.now + MAX_RETRY_AFTER_SECONDS and delay == 900
+
+
+def test_a_short_retry_after_does_not_shorten_the_schedule() -> None:
+    harness = Harness(_job(), [DeliveryResult(429, "http_status", "busy", 3, retry_after_seconds=1)], schedule=(300,))
+    harness.attempt(1)
+    ((body, _),) = harness.retries.sent
+    assert body["dueAt"] == harness.now + 300
+
+
+def test_jitter_spreads_waits_within_twenty_percent() -> None:
+    waits = [jittered(100) for _ in range(2000)]
+    assert 80 <= min(waits) < 83 and 117 < max(waits) <= 120
+    assert jittered(100, rng=lambda: 0.0) == pytest.approx(80) and jittered(100, rng=lambda: 1.0) == pytest.approx(120)
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412420.0) == 60
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412540.0) == 0  # already past
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None and parse_retry_after("") is None

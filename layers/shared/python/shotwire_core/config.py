@@ -48,7 +48,7 @@ class StackConfig(BaseModel):
     webhook_retry_batch_size: int = 10
     webhook_retry_max_receive_count: int = 5
     webhook_connect_timeout_seconds: float = 5.0
-    webhook_timeout_seconds: float = 10.0
+    webhook_timeout_seconds: float = 15.0
     # host:port targets captures and webhooks may reach even though private networks are blocked.
     allowed_hosts: tuple[str, ...] = ()
 

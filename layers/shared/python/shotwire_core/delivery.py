@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shotwire_core.adapters.webhook_http import DeliveryResult
@@ -33,6 +36,28 @@ Signer = Callable[[str, str, int, bytes], dict[str, str]]
 
 # Errors that another attempt cannot fix.
 PERMANENT_ERRORS = frozenset({"ssrf_blocked"})
+# 410 Gone: the receiver says this endpoint is gone for good; retrying would only knock on a closed door.
+GONE = 410
+# Each scheduled wait is spread by up to ±20% so a recovering endpoint is not hit by a synchronized wave.
+JITTER_FRACTION = 0.2
+# A receiver's Retry-After is honoured up to a day.
+MAX_RETRY_AFTER_SECONDS = 86_400
+
+
+def jittered(wait: float, fraction: float = JITTER_FRACTION, rng: Callable[[], float] = random.random) -> float:
+    return wait * (1 - fraction + 2 * fraction * rng())
+
+
+def next_wait(scheduled: float, retry_after: int | None, jitter: Callable[[float], float] = jittered) -> float:
+    """The wait before the next attempt: the schedule's, jittered, and never shorter than Retry-After."""
+    wait = jitter(scheduled)
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+    return wait
+
+
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
@@ -55,6 +80,7 @@ def deliver(
     retry_schedule: tuple[int, ...],
     link_ttl_seconds: int,
     clock: Callable[[], float] = time.time,
+    jitter: Callable[[float], float] = jittered,
 ) -> WebhookStatus | None:
     """Make delivery attempt number `attempt` (1-based) for a finished job."""
     job = jobs.get(tenant_id, job_id)
@@ -75,18 +101,27 @@ def deliver(
     result = send(job.webhook_url, body, headers)
 
     max_attempts = len(retry_schedule) + 1
+    wait: float | None = None
+    error = f"{result.error_class}: {result.error}" if result.error_class else None
     if result.delivered:
         status = WebhookStatus.DELIVERED
+    elif result.status_code == GONE:
+        status = WebhookStatus.FAILED
+        error = "http_status: receiver answered 410 Gone; retries stopped"
     elif result.error_class in PERMANENT_ERRORS or attempt >= max_attempts:
         status = WebhookStatus.FAILED
     else:
         status = WebhookStatus.RETRYING
+        wait = next_wait(retry_schedule[attempt - 1], result.retry_after_seconds, jitter)
     record = WebhookAttempt(
         attempt=attempt,
-        at=now_iso(),
+        at=_iso(sent_at),
         status_code=result.status_code,
-        error=f"{result.error_class}: {result.error}" if result.error_class else None,
+        error_class=result.error_class,
+        error=error,
         duration_ms=result.duration_ms,
+        response_body=result.response_excerpt or None,
+        next_attempt_at=_iso(sent_at + wait) if wait is not None else None,
     )
     jobs.record_webhook_attempt(tenant_id, job_id, record, status, now_iso())
     log = {"job_id": job_id, "attempt": attempt, "status_code": result.status_code, "error": result.error_class}
@@ -95,11 +130,15 @@ def deliver(
         metrics.add_metric(name="WebhooksDelivered", unit="Count", value=1)
         logger.info("webhook delivered", extra=log)
     elif status is WebhookStatus.RETRYING:
-        wait = retry_schedule[attempt - 1]
+        assert wait is not None
         message = RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=attempt + 1, due_at=sent_at + wait)
-        retry_queue.send(message.model_dump(), delay_seconds=min(wait, SQS_MAX_DELAY_SECONDS))
+        retry_queue.send(message.model_dump(), delay_seconds=min(math.ceil(wait), SQS_MAX_DELAY_SECONDS))
         metrics.add_metric(name="WebhookRetriesScheduled", unit="Count", value=1)
         logger.info("webhook attempt failed; retry scheduled", extra={**log, "retry_in_seconds": wait})
+    elif result.status_code == GONE or result.error_class in PERMANENT_ERRORS:
+        # Not parked for redrive: the receiver or the SSRF guard refused it, and a redrive would be refused too.
+        metrics.add_metric(name="WebhooksRefused", unit="Count", value=1)
+        logger.warning("webhook delivery refused for good", extra=log)
     else:
         dead_letters.send(
             {
@@ -126,7 +165,7 @@ def handle_retry(
 ) -> WebhookStatus | None:
     """A retry message arrived. Waits longer than SQS's 15-minute delay limit hop through the queue."""
     remaining = message.due_at - clock()
-    if remaining > 1:
-        retry_queue.send(message.model_dump(), delay_seconds=min(int(remaining), SQS_MAX_DELAY_SECONDS))
+    if remaining > 0.5:  # SQS delays are whole seconds: rounding up never delivers early
+        retry_queue.send(message.model_dump(), delay_seconds=min(math.ceil(remaining), SQS_MAX_DELAY_SECONDS))
         return None
     return deliver_attempt(message.tenant_id, message.job_id, message.attempt)

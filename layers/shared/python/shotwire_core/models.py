@@ -341,8 +341,12 @@ class WebhookAttempt(BaseModel):
     attempt: int
     at: str
     status_code: int | None = Field(default=None, alias="statusCode")
+    # dns, connect, tls, timeout, ssrf_blocked or http_status; None when delivered.
+    error_class: str | None = Field(default=None, alias="errorClass")
     error: str | None = None
     duration_ms: int = Field(alias="durationMs")
+    response_body: str | None = Field(default=None, alias="responseBody")  # the first 2 KB
+    next_attempt_at: str | None = Field(default=None, alias="nextAttemptAt")
 
 
 class Job(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import urllib3
@@ -33,10 +34,27 @@ class DeliveryResult:
     error: str | None
     duration_ms: int
     response_excerpt: str = ""
+    retry_after_seconds: int | None = None  # from a 429/503's Retry-After header
 
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> int | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0, int(when.timestamp() - (time.time() if now is None else now)))
 
 
 def post_webhook(
@@ -98,12 +116,14 @@ def post_webhook(
             response.release_conn()
         text = excerpt.decode("utf-8", errors="replace")
         ok = 200 <= response.status < 300
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if response.status in (429, 503) else None
         return DeliveryResult(
             response.status,
             None if ok else "http_status",
             None if ok else f"receiver answered HTTP {response.status}",
             elapsed(),
             text,
+            retry_after,
         )
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2, so it must be caught first.
     except (NewConnectionError, ProtocolError) as error:
