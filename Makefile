@@ -10,11 +10,13 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup system-deps dev receiver test test-fast bench bench-capture lint format synth deploy destroy clean
+.PHONY: help setup system-deps dev receiver dlq-list dlq-redrive test test-fast bench bench-capture lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
 	@echo "make receiver a local webhook receiver on http://127.0.0.1:9000 that verifies signatures and saves images"
+	@echo "make dlq-list / dlq-redrive   list the webhook DLQ / move it back into delivery (local stack;"
+	@echo "              DEPLOYED=1 for the AWS account in your environment)"
 	@echo "make test     run the test suite"
 	@echo "make bench    submit-to-webhook latency through the local stack vs raw Playwright"
 	@echo "make bench-capture  capture throughput on a 50-page corpus vs a Playwright floor and shot-scraper"
@@ -42,6 +44,14 @@ dev: setup
 receiver: setup
 	$(BIN)/python -m devstack.receiver
 
+# The webhook DLQ after an endpoint outage: what is parked, and sending it all again.
+ADMIN_TARGET := $(if $(DEPLOYED),,--local)
+dlq-list: setup
+	$(BIN)/python -m admin $(ADMIN_TARGET) dlq list
+
+dlq-redrive: setup
+	$(BIN)/python -m admin $(ADMIN_TARGET) dlq redrive
+
 test: setup
 	$(BIN)/pytest
 
@@ -51,7 +61,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py bench
+	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py bench admin
 
 format: setup
 	$(BIN)/ruff format .

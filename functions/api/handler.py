@@ -10,11 +10,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shotwire_core.jobs import authenticate, get_job, job_view, submit_screenshot
-from shotwire_core.models import ScreenshotRequest
+from shotwire_core.jobs import authenticate, check_webhook_url, delivery_view, get_job, job_view, submit_screenshot
+from shotwire_core.models import ScreenshotRequest, SecretRotationRequest, WebhookTestRequest
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
+from shotwire_core.signing import signature_headers
 from shotwire_core.web import install_edge, tenant_of
+from shotwire_core.webhook_admin import rotate_webhook_secret, send_test_event
 
 app = APIGatewayRestResolver(enable_validation=True)
 install_edge(app, authenticate=lambda key: authenticate(key, get_services().keys), public_paths=["/health"])
@@ -52,6 +54,32 @@ def read_screenshot(job_id: str) -> dict[str, Any]:
     services = get_services()
     job = get_job(tenant_of(app), job_id, services.jobs)
     return job_view(job, services.images, services.settings.download_url_ttl_seconds)
+
+
+@app.get("/v1/screenshots/<job_id>/deliveries")
+def read_deliveries(job_id: str) -> dict[str, Any]:
+    return delivery_view(get_job(tenant_of(app), job_id, get_services().jobs))
+
+
+@app.post("/v1/webhooks/test")
+def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, Any]:
+    services = get_services()
+    settings = services.settings
+    check_webhook_url(request.url, "url", settings.allow_private_networks, settings.allowed_hosts)
+    return send_test_event(
+        tenant_of(app), request.url, tenants=services.keys, send=services.send_webhook, sign=signature_headers
+    )
+
+
+@app.post("/v1/webhooks/secret/rotate")
+def rotate_secret(request: Annotated[SecretRotationRequest | None, Body()] = None) -> dict[str, Any]:
+    services = get_services()
+    overlap = request.overlap_seconds if request and request.overlap_seconds is not None else None
+    return rotate_webhook_secret(
+        tenant_of(app),
+        tenants=services.keys,
+        overlap_seconds=services.settings.webhook_secret_overlap_seconds if overlap is None else overlap,
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

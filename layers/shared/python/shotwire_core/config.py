@@ -59,6 +59,8 @@ class StackConfig(BaseModel):
 
     # Storage
     download_url_ttl_seconds: int = 24 * 3600
+    # After a webhook secret is rotated, deliveries are signed with the old one as well for this long.
+    webhook_secret_overlap_seconds: int = 24 * 3600
     image_retention_days: int = 7
     dlq_retention_days: int = 14
 

@@ -6,7 +6,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ class TenantReader(Protocol):
 
 # (url, body, headers) -> result; the adapter owns DNS checks, connecting and timeouts.
 WebhookSender = Callable[[str, bytes, dict[str, str]], DeliveryResult]
-Signer = Callable[[str, str, int, bytes], dict[str, str]]
+Signer = Callable[[Sequence[str], str, int, bytes], dict[str, str]]
 
 # Errors that another attempt cannot fix.
 PERMANENT_ERRORS = frozenset({"ssrf_blocked"})
@@ -97,7 +97,7 @@ def deliver(
     screenshot_url = links.download_url(job.image_key, link_ttl_seconds) if job.image_key else None
     body = encode_body(webhook_body(job, screenshot_url))
     sent_at = clock()
-    headers = sign(tenant.webhook_secret, webhook_message_id(job.job_id), int(sent_at), body)
+    headers = sign(tenant.signing_secrets(sent_at), webhook_message_id(job.job_id), int(sent_at), body)
     result = send(job.webhook_url, body, headers)
 
     max_attempts = len(retry_schedule) + 1

@@ -28,3 +28,7 @@ class AuthenticationError(Exception):
 
 class JobNotFoundError(Exception):
     """No such job for this tenant (another tenant's job is indistinguishable from a missing one)."""
+
+
+class RotationConflictError(Exception):
+    """Another rotation changed the webhook secret while this one was being made."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from shotwire_core.clock import iso, utc_now
 from shotwire_core.errors import AuthenticationError, FieldProblem, InvalidRequestError, JobNotFoundError
-from shotwire_core.ids import hash_api_key, is_job_id, new_job_id
+from shotwire_core.ids import hash_api_key, is_job_id, new_job_id, webhook_message_id
 from shotwire_core.models import (
     FILE_EXTENSIONS,
     CaptureMessage,
@@ -62,6 +63,20 @@ def _check_destination(url: str, field: str, allow_private: bool, allowed_hosts:
         raise InvalidRequestError([FieldProblem(field, rule, f"{field} is not allowed: {error.reason}")]) from error
 
 
+def check_webhook_url(url: str, field: str, allow_private: bool, allowed_hosts: frozenset[str]) -> None:
+    """A webhook target: as any destination, and `https` unless private networks or this host are allowed.
+
+    Plain `http` would carry the signed body and the image link in the clear; locally (or to a host
+    named in SHOTWIRE_ALLOWED_HOSTS) it is fine.
+    """
+    _check_destination(url, field, allow_private, allowed_hosts)
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" and not allow_private:
+        port = parts.port or 80
+        if f"{(parts.hostname or '').lower().rstrip('.')}:{port}" not in allowed_hosts:
+            raise InvalidRequestError([FieldProblem(field, "https_required", f"{field} must use https")])
+
+
 def submit_screenshot(
     tenant_id: str,
     request: ScreenshotRequest,
@@ -76,7 +91,7 @@ def submit_screenshot(
     """Record the job as queued, then hand it to the capture queue."""
     _check_destination(request.url, "url", allow_private, allowed_hosts)
     if request.webhook_url is not None:
-        _check_destination(request.webhook_url, "webhookUrl", allow_private, allowed_hosts)
+        check_webhook_url(request.webhook_url, "webhookUrl", allow_private, allowed_hosts)
     now = utc_now()
     job = Job(
         tenant_id=tenant_id,
@@ -179,3 +194,18 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
     else:
         body["errorCode"] = (job.error_code or ErrorCode.INTERNAL_ERROR).value
     return body
+
+
+def delivery_view(job: Job) -> dict[str, Any]:
+    """`GET /v1/screenshots/{id}/deliveries`: the job's webhook delivery and every attempt made."""
+    deliveries = []
+    if job.webhook_url:
+        deliveries.append(
+            {
+                "webhookId": webhook_message_id(job.job_id),
+                "url": job.webhook_url,
+                "status": job.webhook_status.value if job.webhook_status else "pending",
+                "attempts": [attempt.model_dump(mode="json", exclude_none=True) for attempt in job.webhook_attempts],
+            }
+        )
+    return {"jobId": job.job_id, "deliveries": deliveries}

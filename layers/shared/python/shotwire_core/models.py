@@ -400,6 +400,15 @@ class Tenant(BaseModel):
     tenant_id: str = Field(alias="tenantId")
     name: str
     webhook_secret: str = Field(alias="webhookSecret", repr=False)
+    # The secret before the last rotation, still signing deliveries until `previous_secret_expires_at`.
+    previous_webhook_secret: str | None = Field(default=None, alias="previousWebhookSecret", repr=False)
+    previous_secret_expires_at: float | None = Field(default=None, alias="previousSecretExpiresAt")
+
+    def signing_secrets(self, now: float) -> tuple[str, ...]:
+        """The secrets a delivery made at `now` is signed with: the current one first."""
+        if self.previous_webhook_secret and (self.previous_secret_expires_at or 0) > now:
+            return (self.webhook_secret, self.previous_webhook_secret)
+        return (self.webhook_secret,)
 
 
 class CaptureMessage(BaseModel):
@@ -439,3 +448,28 @@ class RetryMessage(BaseModel):
     job_id: str = Field(alias="jobId")
     attempt: int = Field(ge=2)
     due_at: float = Field(alias="dueAt", description="Unix time the attempt is due; earlier receipts hop again.")
+
+
+class WebhookTestRequest(BaseModel):
+    """Body of `POST /v1/webhooks/test`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    url: str = Field(description="The receiver to send a signed `webhook.test` event to.")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _receiver_url(cls, value: object) -> str:
+        return _http_url(value, "url")
+
+
+class SecretRotationRequest(BaseModel):
+    """Body of `POST /v1/webhooks/secret/rotate` (optional)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    overlap_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 24 * 3600)] | None = Field(
+        default=None,
+        alias="overlapSeconds",
+        description="How long the old secret keeps signing beside the new one (default 86400, 0 = not at all).",
+    )

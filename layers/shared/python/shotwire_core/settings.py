@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shotwire_core.config import DEFAULT_WEBHOOK_RETRY_SCHEDULE, StackConfig
 
 _DEFAULTS = StackConfig()
+# A rotation may keep the old secret signing for at most a week.
+MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600
 
 # Environment variable name -> Settings field.
 ENV_VARS: dict[str, str] = {
@@ -30,6 +32,7 @@ ENV_VARS: dict[str, str] = {
     "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "webhook_connect_timeout_seconds",
     "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "webhook_timeout_seconds",
     "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": "download_url_ttl_seconds",
+    "SHOTWIRE_WEBHOOK_SECRET_OVERLAP_SECONDS": "webhook_secret_overlap_seconds",
     "SHOTWIRE_CAPTURE_TIMEOUT_MS": "capture_timeout_ms",
     "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": "capture_max_receive_count",
     "SHOTWIRE_CHROMIUM_PATH": "chromium_path",
@@ -58,6 +61,9 @@ class Settings(BaseModel):
     webhook_connect_timeout_seconds: float = Field(default=_DEFAULTS.webhook_connect_timeout_seconds, gt=0)
     webhook_timeout_seconds: float = Field(default=_DEFAULTS.webhook_timeout_seconds, gt=0)
     download_url_ttl_seconds: int = Field(default=_DEFAULTS.download_url_ttl_seconds, ge=3600, le=7 * 24 * 3600)
+    webhook_secret_overlap_seconds: int = Field(
+        default=_DEFAULTS.webhook_secret_overlap_seconds, ge=0, le=MAX_SECRET_OVERLAP_SECONDS
+    )
     capture_timeout_ms: int = Field(default=_DEFAULTS.capture_job_timeout_ms, ge=1000, le=120_000)
     capture_max_receive_count: int = Field(default=_DEFAULTS.capture_max_receive_count, ge=1)
     chromium_path: str | None = None
@@ -137,6 +143,7 @@ def function_environment(
         "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": str(config.webhook_connect_timeout_seconds),
         "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": str(config.webhook_timeout_seconds),
         "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": str(config.download_url_ttl_seconds),
+        "SHOTWIRE_WEBHOOK_SECRET_OVERLAP_SECONDS": str(config.webhook_secret_overlap_seconds),
         "SHOTWIRE_CAPTURE_TIMEOUT_MS": str(config.capture_job_timeout_ms),
         "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": str(config.capture_max_receive_count),
         "SHOTWIRE_MAX_VIEWPORT": str(config.max_viewport),

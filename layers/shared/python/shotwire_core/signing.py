@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 
@@ -33,13 +34,19 @@ def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signature_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every signature header a delivery carries."""
-    hex_sig = hex_signature(secret, body)
+def signature_headers(secrets: str | Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """Every signature header a delivery carries.
+
+    With several secrets (a rotation's overlap, current first) every header holds one signature per
+    secret, space-separated, as Standard Webhooks specifies for `webhook-signature`; a receiver accepts
+    the delivery when any of them matches its secret.
+    """
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    hex_sig = " ".join(hex_signature(secret, body) for secret in keys)
     return {
         "X-Webhook-Signature": hex_sig,
         "X-Signature": hex_sig,
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": standard_signature(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(standard_signature(secret, message_id, timestamp, body) for secret in keys),
     }

@@ -16,7 +16,13 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from shotwire_core.errors import AuthenticationError, FieldProblem, InvalidRequestError, JobNotFoundError
+from shotwire_core.errors import (
+    AuthenticationError,
+    FieldProblem,
+    InvalidRequestError,
+    JobNotFoundError,
+    RotationConflictError,
+)
 from shotwire_core.observability import logger
 
 TENANT_CONTEXT_KEY = "tenant_id"
@@ -144,6 +150,10 @@ def install_edge(
     @app.exception_handler(InvalidRequestError)
     def _rejected(error: InvalidRequestError) -> Response:
         return _validation_response(error.problems)
+
+    @app.exception_handler(RotationConflictError)
+    def _conflict(error: RotationConflictError) -> Response:
+        return error_response(HTTPStatus.CONFLICT, "conflict", str(error))
 
     @app.exception_handler(JobNotFoundError)
     def _missing_job(error: JobNotFoundError) -> Response:

@@ -134,6 +134,17 @@ class JobTable:
             condition_values={":completed": JobStatus.COMPLETED.value, ":failed": JobStatus.FAILED.value},
         )
 
+    def reopen_webhook(self, tenant_id: str, job_id: str, now: str) -> Job:
+        """Make a parked delivery deliverable again (a DLQ redrive); StaleJobError if it was delivered or is
+        already under way again."""
+        return self._update(
+            tenant_id,
+            job_id,
+            {"webhookStatus": WebhookStatus.RETRYING.value, "updatedAt": now},
+            condition="webhookStatus IN (:failed, :pending)",
+            condition_values={":failed": WebhookStatus.FAILED.value, ":pending": WebhookStatus.PENDING.value},
+        )
+
     def record_webhook_attempt(
         self, tenant_id: str, job_id: str, attempt: WebhookAttempt, status: WebhookStatus, now: str
     ) -> Job:
@@ -157,7 +168,7 @@ class KeyTable:
         return client("dynamodb")
 
     def put_tenant(self, tenant: Tenant) -> None:
-        item = {"pk": f"tenant#{tenant.tenant_id}", **tenant.model_dump(mode="json")}
+        item = {"pk": f"tenant#{tenant.tenant_id}", **tenant.model_dump(mode="json", exclude_none=True)}
         self._ddb.put_item(TableName=self.table_name, Item=_to_ddb(item))
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
@@ -166,6 +177,20 @@ class KeyTable:
         )
         item = response.get("Item")
         return Tenant.model_validate(_from_ddb(item)) if item else None
+
+    def replace_webhook_secret(self, rotated: Tenant, expected_secret: str) -> bool:
+        """Store a rotated tenant unless its secret changed meanwhile (a concurrent rotation); False then."""
+        item = {"pk": f"tenant#{rotated.tenant_id}", **rotated.model_dump(mode="json", exclude_none=True)}
+        try:
+            self._ddb.put_item(
+                TableName=self.table_name,
+                Item=_to_ddb(item),
+                ConditionExpression="webhookSecret = :expected",
+                ExpressionAttributeValues=_to_ddb({":expected": expected_secret}),
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def put_key(self, key_hash: str, tenant_id: str, created_at: str) -> None:
         item = {"pk": f"key#{key_hash}", "tenantId": tenant_id, "createdAt": created_at}

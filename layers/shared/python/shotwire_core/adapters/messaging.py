@@ -18,6 +18,19 @@ class Queue:
             QueueUrl=self.url, MessageBody=json.dumps(body, separators=(",", ":")), DelaySeconds=delay_seconds
         )
 
+    def receive(self, max_messages: int = 10, visibility_timeout: int = 60) -> list[tuple[str, str, str]]:
+        """Up to `max_messages` visible messages as (message id, receipt handle, body), without waiting."""
+        response = client("sqs").receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=max_messages,
+            VisibilityTimeout=visibility_timeout,
+            WaitTimeSeconds=0,
+        )
+        return [(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in response.get("Messages", [])]
+
+    def delete(self, receipt_handle: str) -> None:
+        client("sqs").delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
+
 
 class EventBus:
     def __init__(self, name: str) -> None:

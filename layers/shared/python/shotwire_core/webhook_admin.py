@@ -1,0 +1,97 @@
+"""Tenant-facing webhook operations: rotate the signing secret, and send a signed test event."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from shotwire_core.adapters.webhook_http import DeliveryResult
+from shotwire_core.clock import now_iso
+from shotwire_core.delivery import encode_body
+from shotwire_core.errors import RotationConflictError
+from shotwire_core.ids import new_job_id
+from shotwire_core.models import Tenant
+from shotwire_core.signing import generate_webhook_secret
+
+
+class SecretStore(Protocol):
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def replace_webhook_secret(self, rotated: Tenant, expected_secret: str) -> bool: ...
+
+
+class TenantReader(Protocol):
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _tenant(tenants: TenantReader, tenant_id: str) -> Tenant:
+    tenant = tenants.get_tenant(tenant_id)
+    if tenant is None:
+        raise LookupError(f"tenant {tenant_id} not found")
+    return tenant
+
+
+def rotate_webhook_secret(
+    tenant_id: str,
+    *,
+    tenants: SecretStore,
+    overlap_seconds: int,
+    clock: Callable[[], float] = time.time,
+    generate: Callable[[], str] = generate_webhook_secret,
+) -> dict[str, Any]:
+    """Issue a new secret; the one it replaces keeps signing deliveries (beside it) for `overlap_seconds`.
+
+    Rotating again during an overlap drops the oldest secret: only the last two are ever valid.
+    """
+    tenant = _tenant(tenants, tenant_id)
+    now = clock()
+    new_secret = generate()
+    expires_at = now + overlap_seconds if overlap_seconds > 0 else None
+    rotated = tenant.model_copy(
+        update={
+            "webhook_secret": new_secret,
+            "previous_webhook_secret": tenant.webhook_secret if expires_at else None,
+            "previous_secret_expires_at": expires_at,
+        }
+    )
+    if not tenants.replace_webhook_secret(rotated, expected_secret=tenant.webhook_secret):
+        raise RotationConflictError("the secret was rotated concurrently; fetch the new one or rotate again")
+    return {
+        "webhookSecret": new_secret,
+        "rotatedAt": _iso(now),
+        "previousSecretValidUntil": _iso(expires_at) if expires_at else None,
+    }
+
+
+def send_test_event(
+    tenant_id: str,
+    url: str,
+    *,
+    tenants: TenantReader,
+    send: Callable[[str, bytes, dict[str, str]], DeliveryResult],
+    sign: Callable[[Sequence[str], str, int, bytes], dict[str, str]],
+    clock: Callable[[], float] = time.time,
+) -> dict[str, Any]:
+    """POST a signed `webhook.test` event to `url` once, now, and report what the receiver answered."""
+    tenant = _tenant(tenants, tenant_id)
+    message_id = "msg_test_" + new_job_id().removeprefix("job_")
+    sent_at = clock()
+    body = encode_body({"type": "webhook.test", "tenantId": tenant_id, "sentAt": now_iso(), "webhookId": message_id})
+    result = send(url, body, sign(tenant.signing_secrets(sent_at), message_id, int(sent_at), body))
+    report: dict[str, Any] = {
+        "webhookId": message_id,
+        "url": url,
+        "delivered": result.delivered,
+        "statusCode": result.status_code,
+        "durationMs": result.duration_ms,
+    }
+    if result.error_class:
+        report.update({"errorClass": result.error_class, "error": result.error})
+    if result.response_excerpt:
+        report["responseBody"] = result.response_excerpt
+    return report

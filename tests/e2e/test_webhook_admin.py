@@ -1,0 +1,115 @@
+"""Webhook operations through the local stack: a test event, secret rotation with overlap, the deliveries view.
+
+Rotation changes the tenant's secret, so this module runs a stack of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.e2e.conftest import API_KEY, PAGES, SECRET, Stack
+from tests.support import PageServer, WebhookReceiver, devstack_process
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log_path: Path = tmp_path_factory.mktemp("admin") / "devstack.log"
+    env = {
+        "SHOTWIRE_DEV_API_KEY": API_KEY,
+        "SHOTWIRE_DEV_WEBHOOK_SECRET": SECRET,
+        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1",
+        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1",
+    }
+    with log_path.open("wb") as log, devstack_process(env, log) as running:
+        yield Stack(running.api_url, running.moto_url, running.process, log_path)
+
+
+@pytest.fixture(scope="module")
+def own_pages() -> Iterator[str]:
+    with PageServer(PAGES).running() as base_url:
+        yield base_url
+
+
+def _hex_matches(secret: str, header: str, body: bytes) -> bool:
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, candidate) for candidate in header.split(" "))
+
+
+def test_a_test_event_is_signed_and_reports_the_answer(own_stack: Stack, receiver: WebhookReceiver) -> None:
+    status, report = own_stack.request("POST", "/v1/webhooks/test", {"url": receiver.script("/t-ok", [200])})
+    assert status == 200, report
+    assert report["delivered"] is True and report["statusCode"] == 200 and report["webhookId"].startswith("msg_")
+    (delivery,) = receiver.received("/t-ok")
+    headers = {name.lower(): value for name, value in delivery.headers.items()}
+    assert delivery.json["type"] == "webhook.test" and headers["webhook-id"] == report["webhookId"]
+    Webhook(SECRET).verify(delivery.body, headers)
+    assert _hex_matches(SECRET, headers["x-webhook-signature"], delivery.body)
+
+    status, report = own_stack.request("POST", "/v1/webhooks/test", {"url": receiver.script("/t-bad", [500])})
+    assert status == 200 and report["delivered"] is False
+    assert report["statusCode"] == 500 and report["errorClass"] == "http_status" and report["responseBody"] == "ok"
+
+
+def test_a_test_event_needs_a_valid_url(own_stack: Stack) -> None:
+    status, body = own_stack.request("POST", "/v1/webhooks/test", {"url": "ftp://example.com/x"})
+    assert status == 422 and body["error"]["details"][0]["field"] == "url", body
+    status, body = own_stack.request("POST", "/v1/webhooks/test", {})
+    assert status == 422 and body["error"]["details"][0]["field"] == "url", body
+
+
+def test_rotation_signs_with_both_secrets_during_the_overlap(own_stack: Stack, receiver: WebhookReceiver) -> None:
+    status, rotated = own_stack.request("POST", "/v1/webhooks/secret/rotate", {"overlapSeconds": 3600})
+    assert status == 200, rotated
+    new_secret = rotated["webhookSecret"]
+    assert new_secret.startswith("whsec_") and new_secret != SECRET and rotated["previousSecretValidUntil"]
+
+    own_stack.request("POST", "/v1/webhooks/test", {"url": receiver.script("/t-overlap", [200])})
+    (delivery,) = receiver.received("/t-overlap")
+    headers = {name.lower(): value for name, value in delivery.headers.items()}
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (SECRET, new_secret):  # a receiver on either secret accepts it
+        Webhook(secret).verify(delivery.body, headers)
+        assert _hex_matches(secret, headers["x-webhook-signature"], delivery.body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(delivery.body.replace(b"webhook.test", b"webhook.evil"), headers)
+
+    # Rotating without overlap: only the newest secret signs; the two before it no longer verify.
+    status, rotated_again = own_stack.request("POST", "/v1/webhooks/secret/rotate", {"overlapSeconds": 0})
+    assert status == 200 and rotated_again["previousSecretValidUntil"] is None
+    own_stack.request("POST", "/v1/webhooks/test", {"url": receiver.script("/t-after", [200])})
+    (delivery,) = receiver.received("/t-after")
+    headers = {name.lower(): value for name, value in delivery.headers.items()}
+    Webhook(rotated_again["webhookSecret"]).verify(delivery.body, headers)
+    for stale in (SECRET, new_secret):
+        with pytest.raises(WebhookVerificationError):
+            Webhook(stale).verify(delivery.body, headers)
+        assert not _hex_matches(stale, headers["x-webhook-signature"], delivery.body)
+
+
+def test_rotation_rejects_a_bad_overlap(own_stack: Stack) -> None:
+    status, body = own_stack.request("POST", "/v1/webhooks/secret/rotate", {"overlapSeconds": 10**9})
+    assert status == 422 and body["error"]["details"][0]["field"] == "overlapSeconds", body
+
+
+def test_deliveries_list_every_attempt(own_stack: Stack, own_pages: str, receiver: WebhookReceiver) -> None:
+    hook = receiver.script("/d-flaky", [500, 200])
+    _, accepted = own_stack.request("POST", "/v1/screenshots", {"url": f"{own_pages}/simple", "webhookUrl": hook})
+    own_stack.wait_job(accepted["jobId"], lambda j: j["webhook"]["status"] == "delivered")
+    status, view = own_stack.request("GET", f"/v1/screenshots/{accepted['jobId']}/deliveries")
+    assert status == 200, view
+    (delivery,) = view["deliveries"]
+    assert delivery["webhookId"] == "msg_" + accepted["jobId"].removeprefix("job_")
+    assert delivery["status"] == "delivered" and delivery["url"] == hook
+    first, second = delivery["attempts"]
+    assert first["statusCode"] == 500 and first["errorClass"] == "http_status" and first["nextAttemptAt"]
+    assert second["statusCode"] == 200 and "errorClass" not in second
+    status, _ = own_stack.request("GET", "/v1/screenshots/job_01aaaaaaaaaaaaaaaaaaaaaaaa/deliveries")
+    assert status == 404
