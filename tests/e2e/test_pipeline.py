@@ -7,6 +7,9 @@ import hmac
 import io
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -209,3 +212,40 @@ def test_a_hanging_receiver_times_out_and_is_retried(stack: Stack, pages: str, r
     first, second = job["webhook"]["attempts"]
     assert first["errorClass"] == "timeout" and 1900 <= first["durationMs"] < 4000
     assert second["statusCode"] == 200
+
+
+def _admin(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The documented operator command (`make dlq-list` / `make dlq-redrive` run it with --local)."""
+    moto_port = stack.moto_url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "admin", "--local", *args],
+        env={**os.environ, "SHOTWIRE_MOTO_PORT": moto_port},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_an_outage_longer_than_the_schedule_is_recovered_by_a_redrive(
+    stack: Stack, pages: str, receiver: WebhookReceiver
+) -> None:
+    hook = receiver.script("/outage", [503])
+    _, accepted = stack.request("POST", "/v1/screenshots", {"url": f"{pages}/simple", "webhookUrl": hook})
+    job_id = accepted["jobId"]
+    stack.wait_job(job_id, lambda j: j["webhook"]["status"] == "failed", timeout=60)
+
+    listed = _admin(stack, "dlq", "list")
+    assert any(json.loads(line)["jobId"] == job_id for line in listed.stdout.splitlines()), listed.stdout
+
+    receiver.script("/outage", [200])  # the endpoint is back
+    redriven = _admin(stack, "dlq", "redrive")
+    assert f"redriven {job_id}" in redriven.stdout, redriven.stdout + redriven.stderr
+    job = stack.wait_job(job_id, lambda j: j["webhook"]["status"] == "delivered", timeout=60)
+    assert [a["statusCode"] for a in job["webhook"]["attempts"]] == [503, 503, 503, 200]
+    deliveries = receiver.received("/outage")
+    assert len({d.headers["webhook-id"] for d in deliveries}) == 1  # the same delivery, not a new one
+    listed = _admin(stack, "dlq", "list")
+    assert all(json.loads(line)["jobId"] != job_id for line in listed.stdout.splitlines())

@@ -446,7 +446,7 @@ class RetryMessage(BaseModel):
 
     tenant_id: str = Field(alias="tenantId")
     job_id: str = Field(alias="jobId")
-    attempt: int = Field(ge=2)
+    attempt: int = Field(ge=1)  # 1: a redriven delivery starting its schedule again
     due_at: float = Field(alias="dueAt", description="Unix time the attempt is due; earlier receipts hop again.")
 
 

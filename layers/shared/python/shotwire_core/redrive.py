@@ -21,6 +21,7 @@ from shotwire_core.models import Job, RetryMessage
 
 class ParkedQueue(Protocol):
     def receive(self, max_messages: int = 10, visibility_timeout: int = 60) -> list[tuple[str, str, str]]: ...
+    def release(self, receipt_handle: str) -> None: ...
     def delete(self, receipt_handle: str) -> None: ...
 
 
@@ -64,13 +65,17 @@ def parked_messages(dlq: ParkedQueue, visibility_timeout: int) -> Iterator[tuple
 
 
 def list_parked(dlq: ParkedQueue) -> list[dict[str, Any]]:
-    """What the DLQ holds; messages become visible again at once (visibility timeout 0 would loop, so 1 s)."""
+    """What the DLQ holds. Each message is hidden while the listing reads on, then released at once."""
     entries = []
-    for message_id, _, body in parked_messages(dlq, visibility_timeout=1):
+    receipts = []
+    for message_id, receipt, body in parked_messages(dlq, visibility_timeout=60):
+        receipts.append(receipt)
         try:
             entries.append({"messageId": message_id, **json.loads(body)})
         except ValueError:
             entries.append({"messageId": message_id, "body": body})
+    for receipt in receipts:
+        dlq.release(receipt)
     return entries
 
 
@@ -84,18 +89,23 @@ def redrive(
 ) -> RedriveReport:
     """Reopen and queue every parked delivery; each message is deleted once its retry is queued."""
     report = RedriveReport()
+    left: list[str] = []  # released only at the end: released earlier, the loop would read them again
     for message_id, receipt, body in parked_messages(dlq, visibility_timeout=300):
         named = parked_delivery(body)
         if named is None:
+            left.append(receipt)
             report.skipped.append((message_id, "names no job"))
             continue
         tenant_id, job_id = named
         try:
             jobs.reopen_webhook(tenant_id, job_id, now())
         except Exception as error:  # expired, never failed, or already redriven: leave it parked
+            left.append(receipt)
             report.skipped.append((message_id, f"{job_id}: {error}"))
             continue
         retry_queue.send(RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=1, due_at=clock()).model_dump())
         dlq.delete(receipt)
         report.redriven.append(job_id)
+    for receipt in left:
+        dlq.release(receipt)
     return report

@@ -28,6 +28,10 @@ class Queue:
         )
         return [(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in response.get("Messages", [])]
 
+    def release(self, receipt_handle: str) -> None:
+        """Make a received message visible again at once."""
+        client("sqs").change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
+
     def delete(self, receipt_handle: str) -> None:
         client("sqs").delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
 
