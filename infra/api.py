@@ -28,6 +28,7 @@ class Api(Construct):
         storage: Storage,
         layers: Layers,
         capture_queue: sqs.IQueue,
+        webhook_retry_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -47,7 +48,11 @@ class Api(Construct):
                 environment=settings_environment(
                     config,
                     images_bucket=storage.bucket.bucket_name,
-                    queue_urls={"SHOTWIRE_CAPTURE_QUEUE_URL": capture_queue.queue_url},
+                    queue_urls={
+                        "SHOTWIRE_CAPTURE_QUEUE_URL": capture_queue.queue_url,
+                        # `redeliver` queues the new delivery's first attempt there.
+                        "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": webhook_retry_queue.queue_url,
+                    },
                 ),
             ),
         )
@@ -67,7 +72,9 @@ class Api(Construct):
         )
 
         storage.jobs_table.grant_read_write_data(self.function)
-        storage.keys_table.grant_read_data(self.function)
+        # Read and write: rotating the webhook secret updates the tenant.
+        storage.keys_table.grant_read_write_data(self.function)
         capture_queue.grant_send_messages(self.function)
+        webhook_retry_queue.grant_send_messages(self.function)
         # Read only, to presign GET links; the API never writes images or publishes outcomes.
         storage.bucket.grant_read(self.function)

@@ -33,6 +33,7 @@ class ShotwireStack(Stack):
             storage=self.storage,
             layers=self.layers,
             capture_queue=self.capture.queue,
+            webhook_retry_queue=self.webhooks.retry_queue,
         )
 
         outputs = {

@@ -16,10 +16,15 @@ from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
 from shotwire_core.web import install_edge, tenant_of
-from shotwire_core.webhook_admin import rotate_webhook_secret, send_test_event
+from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
 
 app = APIGatewayRestResolver(enable_validation=True)
-install_edge(app, authenticate=lambda key: authenticate(key, get_services().keys), public_paths=["/health"])
+install_edge(
+    app,
+    authenticate=lambda key: authenticate(key, get_services().keys),
+    public_paths=["/health"],
+    optional_body_paths=["/v1/webhooks/secret/rotate"],
+)
 
 
 @app.get("/health")
@@ -61,6 +66,19 @@ def read_deliveries(job_id: str) -> dict[str, Any]:
     return delivery_view(get_job(tenant_of(app), job_id, get_services().jobs))
 
 
+@app.post("/v1/screenshots/<job_id>/redeliver")
+def redeliver_webhook(job_id: str) -> Response[dict[str, Any]]:
+    services = get_services()
+    job = get_job(tenant_of(app), job_id, services.jobs)
+    started = redeliver(job, jobs=services.jobs, retry_queue=services.webhook_retry_queue)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=started,
+        headers={"Location": f"/v1/screenshots/{job_id}/deliveries"},
+    )
+
+
 @app.post("/v1/webhooks/test")
 def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, Any]:
     services = get_services()
@@ -72,9 +90,9 @@ def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, An
 
 
 @app.post("/v1/webhooks/secret/rotate")
-def rotate_secret(request: Annotated[SecretRotationRequest | None, Body()] = None) -> dict[str, Any]:
+def rotate_secret(request: Annotated[SecretRotationRequest, Body()]) -> dict[str, Any]:
     services = get_services()
-    overlap = request.overlap_seconds if request and request.overlap_seconds is not None else None
+    overlap = request.overlap_seconds
     return rotate_webhook_secret(
         tenant_of(app),
         tenants=services.keys,

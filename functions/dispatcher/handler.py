@@ -24,7 +24,7 @@ class OutcomeEvent(EventBridgeModel):
     detail: OutcomeDetail
 
 
-def deliver_attempt(tenant_id: str, job_id: str, attempt: int) -> WebhookStatus | None:
+def deliver_attempt(tenant_id: str, job_id: str, attempt: int, delivery: int = 1) -> WebhookStatus | None:
     services = get_services()
     logger.set_correlation_id(job_id)
     return deliver(
@@ -40,6 +40,7 @@ def deliver_attempt(tenant_id: str, job_id: str, attempt: int) -> WebhookStatus 
         sign=signature_headers,
         retry_schedule=services.settings.webhook_retry_schedule,
         link_ttl_seconds=services.settings.download_url_ttl_seconds,
+        delivery=delivery,
     )
 
 
@@ -58,5 +59,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             event=event, record_handler=retry_record_handler, processor=processor, context=context
         )
     outcome = parse(event=event, model=OutcomeEvent)  # the bus rule: first attempt
-    deliver_attempt(outcome.detail.tenant_id, outcome.detail.job_id, 1)
+    deliver_attempt(outcome.detail.tenant_id, outcome.detail.job_id, 1, 1)
     return None

@@ -113,3 +113,45 @@ def test_deliveries_list_every_attempt(own_stack: Stack, own_pages: str, receive
     assert second["statusCode"] == 200 and "errorClass" not in second
     status, _ = own_stack.request("GET", "/v1/screenshots/job_01aaaaaaaaaaaaaaaaaaaaaaaa/deliveries")
     assert status == 404
+
+
+def test_redeliver_sends_a_new_delivery_and_keeps_the_old_history(
+    own_stack: Stack, own_pages: str, receiver: WebhookReceiver
+) -> None:
+    hook = receiver.script("/r-again", [200])
+    _, accepted = own_stack.request("POST", "/v1/screenshots", {"url": f"{own_pages}/simple", "webhookUrl": hook})
+    job_id = accepted["jobId"]
+    own_stack.wait_job(job_id, lambda j: j["webhook"]["status"] == "delivered")
+    (first,) = receiver.received("/r-again")
+
+    status, started = own_stack.request("POST", f"/v1/screenshots/{job_id}/redeliver")
+    assert status == 202, started
+    assert started["delivery"] == 2 and started["webhookId"] != first.headers["webhook-id"]
+    second = receiver.wait_for("/r-again", 2)[1]
+    assert second.headers["webhook-id"] == started["webhookId"]
+    assert second.json["jobId"] == job_id and second.json["status"] == "completed"
+
+    own_stack.wait_job(job_id, lambda j: j["webhook"]["status"] == "delivered")
+    _, view = own_stack.request("GET", f"/v1/screenshots/{job_id}/deliveries")
+    old, new = view["deliveries"]
+    assert old["webhookId"] == first.headers["webhook-id"] and old["superseded"] and old["status"] == "delivered"
+    assert len(old["attempts"]) == 1 and new["webhookId"] == started["webhookId"] and len(new["attempts"]) == 1
+
+
+def test_redeliver_needs_a_finished_job_with_a_webhook(own_stack: Stack, own_pages: str) -> None:
+    _, accepted = own_stack.request("POST", "/v1/screenshots", {"url": f"{own_pages}/simple"})
+    own_stack.wait_job(accepted["jobId"], lambda j: j["status"] == "completed")
+    status, body = own_stack.request("POST", f"/v1/screenshots/{accepted['jobId']}/redeliver")
+    assert status == 409 and body["error"]["code"] == "conflict" and "webhookUrl" in body["error"]["message"]
+    status, _ = own_stack.request("POST", "/v1/screenshots/job_01aaaaaaaaaaaaaaaaaaaaaaaa/redeliver")
+    assert status == 404
+
+
+def test_rotation_without_a_body_keeps_the_old_secret_for_a_day(own_stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    status, rotated = own_stack.request("POST", "/v1/webhooks/secret/rotate")
+    assert status == 200, rotated
+    valid_until = datetime.fromisoformat(rotated["previousSecretValidUntil"].replace("Z", "+00:00"))
+    remaining = (valid_until - datetime.now(UTC)).total_seconds()
+    assert 86_400 - 60 < remaining <= 86_400

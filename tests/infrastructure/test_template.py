@@ -360,17 +360,19 @@ def test_capture_may_write_images_and_publish_outcomes_but_not_touch_api_keys(
     assert not may(statements, "dynamodb:GetItem", keys)
 
 
-def test_api_may_enqueue_and_read_but_never_write_images_or_publish_events(
+def test_api_may_enqueue_read_and_rotate_but_never_write_images_or_publish_events(
     template: Template, config: StackConfig
 ) -> None:
     statements = role_statements(template, "api")
-    capture_queue = logical_id(template, "AWS::SQS::Queue", QueueName=config.capture_queue)
+    queues = {name: logical_id(template, "AWS::SQS::Queue", QueueName=name) for name in config_queue_names(config)}
     keys = logical_id(template, "AWS::DynamoDB::Table", TableName=config.keys_table)
 
-    assert may(statements, "sqs:SendMessage", capture_queue)
+    assert may(statements, "sqs:SendMessage", queues[config.capture_queue])
+    assert may(statements, "sqs:SendMessage", queues[config.webhook_retry_queue])  # redeliver
+    assert not may(statements, "sqs:SendMessage", queues[config.webhook_dlq])
     assert may(statements, "s3:GetObject", logical_id(template, "AWS::S3::Bucket"))
     assert may(statements, "dynamodb:GetItem", keys)
-    assert not may(statements, "dynamodb:PutItem", keys)
+    assert may(statements, "dynamodb:PutItem", keys)  # webhook secret rotation
     assert not may(statements, "s3:PutObject")
     assert not may(statements, "events:PutEvents")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shotwire_core.adapters.dynamo import StaleJobError
+from shotwire_core.errors import StaleJobError
 from shotwire_core.models import ErrorCode, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
 
 
@@ -50,9 +50,17 @@ class FakeJobs:
         )
 
     def record_webhook_attempt(
-        self, tenant_id: str, job_id: str, attempt: WebhookAttempt, status: WebhookStatus, now: str
+        self,
+        tenant_id: str,
+        job_id: str,
+        attempt: WebhookAttempt,
+        status: WebhookStatus,
+        now: str,
+        delivery: int = 1,
     ) -> Job:
         job = self.items[(tenant_id, job_id)]
+        if job.delivery_number != delivery:
+            raise StaleJobError(f"job {job_id} was not in the expected state")
         return self._set(tenant_id, job_id, webhook_status=status, webhook_attempts=[*job.webhook_attempts, attempt])
 
 

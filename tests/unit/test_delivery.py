@@ -86,7 +86,7 @@ def test_failure_schedules_the_next_attempt_with_its_wait() -> None:
     harness = Harness(_job(), [FAIL])
     assert harness.attempt(1) is WebhookStatus.RETRYING
     ((body, delay),) = harness.retries.sent
-    assert body == {"tenantId": "t1", "jobId": "job_1", "attempt": 2, "dueAt": harness.now + 5}
+    assert body == {"tenantId": "t1", "jobId": "job_1", "attempt": 2, "dueAt": harness.now + 5, "delivery": 1}
     assert delay == 5
 
 
@@ -106,7 +106,7 @@ def test_long_waits_are_capped_at_the_sqs_limit_and_hop() -> None:
         message,
         retry_queue=queue,
         clock=lambda: harness.now,
-        deliver_attempt=lambda t, j, a: delivered.append(a) or None,
+        deliver_attempt=lambda t, j, a, d: delivered.append(a) or None,
     )
     assert delivered == [] and queue.sent[0][1] == 900
     harness.now += 2700
@@ -114,7 +114,7 @@ def test_long_waits_are_capped_at_the_sqs_limit_and_hop() -> None:
         message,
         retry_queue=queue,
         clock=lambda: harness.now,
-        deliver_attempt=lambda t, j, a: delivered.append(a) or None,
+        deliver_attempt=lambda t, j, a, d: delivered.append(a) or None,
     )
     assert delivered == [3]
 
@@ -214,3 +214,9 @@ def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412420.0) == 60
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412540.0) == 0  # already past
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None and parse_retry_after("") is None
+
+
+def test_a_superseded_delivery_sends_nothing_more() -> None:
+    harness = Harness(_job().model_copy(update={"delivery_number": 2}), [OK])
+    assert harness.attempt(1) is None  # attempt 1 of delivery 1: a redelivery replaced it
+    assert harness.requests == [] and harness.retries.sent == []

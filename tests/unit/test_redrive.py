@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
-from shotwire_core.adapters.dynamo import StaleJobError
+from shotwire_core.errors import StaleJobError
 from shotwire_core.models import Job
 from shotwire_core.redrive import list_parked, parked_delivery, redrive
 
@@ -38,7 +39,7 @@ class FakeJobs:
     def reopen_webhook(self, tenant_id: str, job_id: str, now: str) -> Job:
         if job_id not in self.reopenable:
             raise StaleJobError(f"job {job_id} was not in the expected state")
-        return None  # type: ignore[return-value]
+        return SimpleNamespace(delivery_number=1)  # type: ignore[return-value]
 
 
 class Sent:
@@ -71,7 +72,8 @@ def test_redrive_queues_a_fresh_attempt_and_removes_only_what_it_redrove() -> No
         "job_gone: job job_gone was not in the expected state",
     ]
     assert retries.sent == [
-        {"tenantId": "t", "jobId": job, "attempt": 1, "dueAt": 50.0} for job in ("job_a", "job_b", "job_c")
+        {"tenantId": "t", "jobId": job, "attempt": 1, "dueAt": 50.0, "delivery": 1}
+        for job in ("job_a", "job_b", "job_c")
     ]
     assert sorted(dlq.messages.values()) == sorted(["garbage", json.dumps({"tenantId": "t", "jobId": "job_gone"})])
     assert dlq.hidden == set()  # what stays is visible again at once

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from shotwire_core.adapters.webhook_http import DeliveryResult
 from shotwire_core.clock import now_iso
 from shotwire_core.config import SQS_MAX_DELAY_SECONDS
+from shotwire_core.errors import StaleJobError
 from shotwire_core.ids import webhook_message_id
 from shotwire_core.jobs import LinkSigner, MessageSender, webhook_body
 from shotwire_core.models import Job, RetryMessage, Tenant, WebhookAttempt, WebhookStatus
@@ -22,7 +23,13 @@ from shotwire_core.observability import logger, metrics
 class DeliveryJobs(Protocol):
     def get(self, tenant_id: str, job_id: str) -> Job | None: ...
     def record_webhook_attempt(
-        self, tenant_id: str, job_id: str, attempt: WebhookAttempt, status: WebhookStatus, now: str
+        self,
+        tenant_id: str,
+        job_id: str,
+        attempt: WebhookAttempt,
+        status: WebhookStatus,
+        now: str,
+        delivery: int = 1,
     ) -> Job: ...
 
 
@@ -81,10 +88,15 @@ def deliver(
     link_ttl_seconds: int,
     clock: Callable[[], float] = time.time,
     jitter: Callable[[float], float] = jittered,
+    delivery: int = 1,
 ) -> WebhookStatus | None:
-    """Make delivery attempt number `attempt` (1-based) for a finished job."""
+    """Make attempt number `attempt` (1-based) of delivery number `delivery` for a finished job."""
     job = jobs.get(tenant_id, job_id)
     if job is None or not job.webhook_url or not job.status.is_terminal:
+        return None
+    if job.delivery_number != delivery:
+        # A redelivery superseded this one; its pending retries end here.
+        logger.info("delivery superseded", extra={"job_id": job_id, "delivery": delivery})
         return None
     if job.webhook_status in (WebhookStatus.DELIVERED, WebhookStatus.FAILED):
         # A duplicate outcome event (at-least-once upstream): this delivery already ended.
@@ -97,7 +109,8 @@ def deliver(
     screenshot_url = links.download_url(job.image_key, link_ttl_seconds) if job.image_key else None
     body = encode_body(webhook_body(job, screenshot_url))
     sent_at = clock()
-    headers = sign(tenant.signing_secrets(sent_at), webhook_message_id(job.job_id), int(sent_at), body)
+    message_id = webhook_message_id(job.job_id, delivery)
+    headers = sign(tenant.signing_secrets(sent_at), message_id, int(sent_at), body)
     result = send(job.webhook_url, body, headers)
 
     max_attempts = len(retry_schedule) + 1
@@ -123,7 +136,11 @@ def deliver(
         response_body=result.response_excerpt or None,
         next_attempt_at=_iso(sent_at + wait) if wait is not None else None,
     )
-    jobs.record_webhook_attempt(tenant_id, job_id, record, status, now_iso())
+    try:
+        jobs.record_webhook_attempt(tenant_id, job_id, record, status, now_iso(), delivery)
+    except StaleJobError:
+        logger.info("delivery superseded while sending", extra={"job_id": job_id, "delivery": delivery})
+        return None
     log = {"job_id": job_id, "attempt": attempt, "status_code": result.status_code, "error": result.error_class}
 
     if status is WebhookStatus.DELIVERED:
@@ -131,7 +148,9 @@ def deliver(
         logger.info("webhook delivered", extra=log)
     elif status is WebhookStatus.RETRYING:
         assert wait is not None
-        message = RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=attempt + 1, due_at=sent_at + wait)
+        message = RetryMessage(
+            tenant_id=tenant_id, job_id=job_id, attempt=attempt + 1, due_at=sent_at + wait, delivery=delivery
+        )
         retry_queue.send(message.model_dump(), delay_seconds=min(math.ceil(wait), SQS_MAX_DELAY_SECONDS))
         metrics.add_metric(name="WebhookRetriesScheduled", unit="Count", value=1)
         logger.info("webhook attempt failed; retry scheduled", extra={**log, "retry_in_seconds": wait})
@@ -144,7 +163,8 @@ def deliver(
             {
                 "tenantId": tenant_id,
                 "jobId": job_id,
-                "webhookId": webhook_message_id(job_id),
+                "webhookId": message_id,
+                "delivery": delivery,
                 "attempts": attempt,
                 "lastError": record.error,
                 "lastStatusCode": result.status_code,
@@ -161,11 +181,11 @@ def handle_retry(
     *,
     retry_queue: MessageSender,
     clock: Callable[[], float] = time.time,
-    deliver_attempt: Callable[[str, str, int], WebhookStatus | None],
+    deliver_attempt: Callable[[str, str, int, int], WebhookStatus | None],
 ) -> WebhookStatus | None:
     """A retry message arrived. Waits longer than SQS's 15-minute delay limit hop through the queue."""
     remaining = message.due_at - clock()
     if remaining > 0.5:  # SQS delays are whole seconds: rounding up never delivers early
         retry_queue.send(message.model_dump(), delay_seconds=min(math.ceil(remaining), SQS_MAX_DELAY_SECONDS))
         return None
-    return deliver_attempt(message.tenant_id, message.job_id, message.attempt)
+    return deliver_attempt(message.tenant_id, message.job_id, message.attempt, message.delivery)

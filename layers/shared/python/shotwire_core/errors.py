@@ -30,5 +30,13 @@ class JobNotFoundError(Exception):
     """No such job for this tenant (another tenant's job is indistinguishable from a missing one)."""
 
 
-class RotationConflictError(Exception):
+class ConflictError(Exception):
+    """The request cannot apply to the resource in its present state (HTTP 409)."""
+
+
+class RotationConflictError(ConflictError):
     """Another rotation changed the webhook secret while this one was being made."""
+
+
+class StaleJobError(Exception):
+    """A conditional update lost: the job moved on (e.g. it is already terminal)."""

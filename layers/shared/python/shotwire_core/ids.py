@@ -41,6 +41,8 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
 
 
-def webhook_message_id(job_id: str) -> str:
-    """The Standard Webhooks `webhook-id`: stable for a job so every retry and duplicate carries the same one."""
-    return "msg_" + job_id.removeprefix("job_")
+def webhook_message_id(job_id: str, delivery: int = 1) -> str:
+    """The Standard Webhooks `webhook-id`: stable for a delivery so every retry and duplicate carries the same
+    one; a redelivery the user asked for is a new delivery with its own id."""
+    base = "msg_" + job_id.removeprefix("job_")
+    return base if delivery == 1 else f"{base}_{delivery}"

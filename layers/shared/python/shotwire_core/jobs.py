@@ -198,11 +198,11 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
 
 def delivery_view(job: Job) -> dict[str, Any]:
     """`GET /v1/screenshots/{id}/deliveries`: the job's webhook delivery and every attempt made."""
-    deliveries = []
+    deliveries = [{**past, "superseded": True} for past in job.past_deliveries]
     if job.webhook_url:
         deliveries.append(
             {
-                "webhookId": webhook_message_id(job.job_id),
+                "webhookId": webhook_message_id(job.job_id, job.delivery_number),
                 "url": job.webhook_url,
                 "status": job.webhook_status.value if job.webhook_status else "pending",
                 "attempts": [attempt.model_dump(mode="json", exclude_none=True) for attempt in job.webhook_attempts],

@@ -377,6 +377,10 @@ class Job(BaseModel):
     timings: dict[str, int] = Field(default_factory=dict)
     webhook_status: WebhookStatus | None = Field(default=None, alias="webhookStatus")
     webhook_attempts: list[WebhookAttempt] = Field(default_factory=list, alias="webhookAttempts")
+    # Which delivery of this job's outcome is current: 1, then one more per `redeliver`.
+    delivery_number: int = Field(default=1, alias="deliveryNumber")
+    # Earlier deliveries, superseded by a redelivery: {webhookId, status, attempts}.
+    past_deliveries: list[dict[str, Any]] = Field(default_factory=list, alias="pastDeliveries")
     expires_at: int | None = Field(default=None, alias="expiresAt")
 
     @property
@@ -447,6 +451,7 @@ class RetryMessage(BaseModel):
     tenant_id: str = Field(alias="tenantId")
     job_id: str = Field(alias="jobId")
     attempt: int = Field(ge=1)  # 1: a redriven delivery starting its schedule again
+    delivery: int = Field(default=1, ge=1, description="Which delivery of the job; retries of a superseded one stop.")
     due_at: float = Field(alias="dueAt", description="Unix time the attempt is due; earlier receipts hop again.")
 
 

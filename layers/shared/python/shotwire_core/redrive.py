@@ -98,12 +98,15 @@ def redrive(
             continue
         tenant_id, job_id = named
         try:
-            jobs.reopen_webhook(tenant_id, job_id, now())
+            job = jobs.reopen_webhook(tenant_id, job_id, now())
         except Exception as error:  # expired, never failed, or already redriven: leave it parked
             left.append(receipt)
             report.skipped.append((message_id, f"{job_id}: {error}"))
             continue
-        retry_queue.send(RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=1, due_at=clock()).model_dump())
+        retry = RetryMessage(
+            tenant_id=tenant_id, job_id=job_id, attempt=1, due_at=clock(), delivery=job.delivery_number
+        )
+        retry_queue.send(retry.model_dump())
         dlq.delete(receipt)
         report.redriven.append(job_id)
     for receipt in left:

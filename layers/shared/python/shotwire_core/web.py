@@ -18,10 +18,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from shotwire_core.errors import (
     AuthenticationError,
+    ConflictError,
     FieldProblem,
     InvalidRequestError,
     JobNotFoundError,
-    RotationConflictError,
 )
 from shotwire_core.observability import logger
 
@@ -89,10 +89,16 @@ def _validation_response(problems: list[FieldProblem]) -> Response:
 class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
     """Authenticate, insist on JSON bodies, then let Powertools validate against the route's models."""
 
-    def __init__(self, authenticate: Callable[[str | None], str], public_paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        authenticate: Callable[[str | None], str],
+        public_paths: Iterable[str],
+        optional_body_paths: Iterable[str] = (),
+    ) -> None:
         super().__init__()
         self._authenticate = authenticate
         self._public_paths = frozenset(public_paths)
+        self._optional_body_paths = frozenset(optional_body_paths)
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response:
         route = app.context["_route"]
@@ -109,6 +115,8 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
         if media_type and media_type != "application/json":
             raise UnsupportedMediaTypeError(content_type)
         if not (app.current_event.body or "").strip():
+            if app.context["_route"].path in self._optional_body_paths:
+                return {}  # every field of such a route's body has a default
             raise RequestValidationError(
                 [{"type": "missing", "loc": ("body",), "msg": "request body is required", "input": None}]
             )
@@ -116,11 +124,14 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
 
 
 def install_edge(
-    app: APIGatewayRestResolver, authenticate: Callable[[str | None], str], public_paths: Iterable[str]
+    app: APIGatewayRestResolver,
+    authenticate: Callable[[str | None], str],
+    public_paths: Iterable[str],
+    optional_body_paths: Iterable[str] = (),
 ) -> None:
     """Wire auth, content negotiation and the error table into a resolver created with validation on."""
     # Powertools keeps its request-validation middleware here; replacing it keeps its position (first).
-    app._request_validation_middleware = EdgeMiddleware(authenticate, public_paths)
+    app._request_validation_middleware = EdgeMiddleware(authenticate, public_paths, optional_body_paths)
 
     @app.exception_handler(AuthenticationError)
     def _unauthorized(error: AuthenticationError) -> Response:
@@ -151,8 +162,8 @@ def install_edge(
     def _rejected(error: InvalidRequestError) -> Response:
         return _validation_response(error.problems)
 
-    @app.exception_handler(RotationConflictError)
-    def _conflict(error: RotationConflictError) -> Response:
+    @app.exception_handler(ConflictError)
+    def _conflict(error: ConflictError) -> Response:
         return error_response(HTTPStatus.CONFLICT, "conflict", str(error))
 
     @app.exception_handler(JobNotFoundError)

@@ -10,15 +10,23 @@ from typing import Any, Protocol
 from shotwire_core.adapters.webhook_http import DeliveryResult
 from shotwire_core.clock import now_iso
 from shotwire_core.delivery import encode_body
-from shotwire_core.errors import RotationConflictError
-from shotwire_core.ids import new_job_id
-from shotwire_core.models import Tenant
+from shotwire_core.errors import ConflictError, RotationConflictError, StaleJobError
+from shotwire_core.ids import new_job_id, webhook_message_id
+from shotwire_core.models import Job, RetryMessage, Tenant
 from shotwire_core.signing import generate_webhook_secret
 
 
 class SecretStore(Protocol):
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
     def replace_webhook_secret(self, rotated: Tenant, expected_secret: str) -> bool: ...
+
+
+class Redeliverer(Protocol):
+    def start_redelivery(self, job: Job, now: str) -> Job: ...
+
+
+class MessageSender(Protocol):
+    def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None: ...
 
 
 class TenantReader(Protocol):
@@ -95,3 +103,31 @@ def send_test_event(
     if result.response_excerpt:
         report["responseBody"] = result.response_excerpt
     return report
+
+
+def redeliver(
+    job: Job, *, jobs: Redeliverer, retry_queue: MessageSender, clock: Callable[[], float] = time.time
+) -> dict[str, Any]:
+    """Send a finished job's outcome again now, as a new delivery with a new `webhook-id`.
+
+    The current delivery (delivered, failed or still retrying) is superseded: its history is kept under
+    the job's past deliveries and its pending retries stop.
+    """
+    if not job.webhook_url:
+        raise ConflictError(f"job {job.job_id} has no webhookUrl to deliver to")
+    if not job.status.is_terminal:
+        raise ConflictError(f"job {job.job_id} has not finished; its outcome is delivered when it does")
+    try:
+        started = jobs.start_redelivery(job, now_iso())
+    except StaleJobError as error:
+        raise ConflictError(f"another redelivery of job {job.job_id} started at the same time") from error
+    retry = RetryMessage(
+        tenant_id=job.tenant_id, job_id=job.job_id, attempt=1, due_at=clock(), delivery=started.delivery_number
+    )
+    retry_queue.send(retry.model_dump())
+    return {
+        "jobId": job.job_id,
+        "webhookId": webhook_message_id(job.job_id, started.delivery_number),
+        "delivery": started.delivery_number,
+        "status": "pending",
+    }

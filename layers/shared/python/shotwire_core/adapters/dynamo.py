@@ -9,6 +9,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shotwire_core.adapters.aws import client
+from shotwire_core.errors import StaleJobError
+from shotwire_core.ids import webhook_message_id
 from shotwire_core.models import Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
 
 _serializer = TypeSerializer()
@@ -36,10 +38,6 @@ def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
     return {key: _serializer.serialize(_decimals(value)) for key, value in values.items()}
-
-
-class StaleJobError(Exception):
-    """A conditional update lost: the job moved on (e.g. it is already terminal)."""
 
 
 class JobTable:
@@ -145,14 +143,50 @@ class JobTable:
             condition_values={":failed": WebhookStatus.FAILED.value, ":pending": WebhookStatus.PENDING.value},
         )
 
+    def start_redelivery(self, job: Job, now: str) -> Job:
+        """Supersede the job's current delivery with a new one; its history moves to `pastDeliveries`.
+
+        Conditional on the delivery number read, so two concurrent redeliveries cannot both win.
+        """
+        past = {
+            "webhookId": webhook_message_id(job.job_id, job.delivery_number),
+            "status": (job.webhook_status or WebhookStatus.PENDING).value,
+            "attempts": [attempt.model_dump(mode="json", exclude_none=True) for attempt in job.webhook_attempts],
+        }
+        return self._update(
+            job.tenant_id,
+            job.job_id,
+            {
+                "deliveryNumber": job.delivery_number + 1,
+                "webhookStatus": WebhookStatus.PENDING.value,
+                "webhookAttempts": [],
+                "updatedAt": now,
+            },
+            condition="attribute_not_exists(deliveryNumber) OR deliveryNumber = :current",
+            condition_values={":current": job.delivery_number, ":past": [past], ":empty": []},
+            extra_set=", pastDeliveries = list_append(if_not_exists(pastDeliveries, :empty), :past)",
+        )
+
     def record_webhook_attempt(
-        self, tenant_id: str, job_id: str, attempt: WebhookAttempt, status: WebhookStatus, now: str
+        self,
+        tenant_id: str,
+        job_id: str,
+        attempt: WebhookAttempt,
+        status: WebhookStatus,
+        now: str,
+        delivery: int = 1,
     ) -> Job:
+        """Append an attempt to delivery `delivery`; StaleJobError if a redelivery superseded it meanwhile."""
         return self._update(
             tenant_id,
             job_id,
             {"webhookStatus": status.value, "updatedAt": now},
-            condition_values={":attempt": [attempt.model_dump(mode="json", exclude_none=True)], ":empty": []},
+            condition="attribute_not_exists(deliveryNumber) OR deliveryNumber = :delivery",
+            condition_values={
+                ":attempt": [attempt.model_dump(mode="json", exclude_none=True)],
+                ":empty": [],
+                ":delivery": delivery,
+            },
             extra_set=", webhookAttempts = list_append(if_not_exists(webhookAttempts, :empty), :attempt)",
         )
 
