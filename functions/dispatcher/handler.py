@@ -41,6 +41,7 @@ def deliver_attempt(tenant_id: str, job_id: str, attempt: int, delivery: int = 1
         retry_schedule=services.settings.webhook_retry_schedule,
         link_ttl_seconds=services.settings.download_url_ttl_seconds,
         delivery=delivery,
+        hosts=services.hosts,
     )
 
 

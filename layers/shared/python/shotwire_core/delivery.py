@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shotwire_core.adapters.webhook_http import DeliveryResult
+from shotwire_core.circuit import HostStates, destination
+from shotwire_core.circuit import hold_until as circuit_hold
+from shotwire_core.circuit import record as circuit_record
 from shotwire_core.clock import now_iso
 from shotwire_core.config import SQS_MAX_DELAY_SECONDS
 from shotwire_core.errors import StaleJobError
@@ -89,6 +92,7 @@ def deliver(
     clock: Callable[[], float] = time.time,
     jitter: Callable[[float], float] = jittered,
     delivery: int = 1,
+    hosts: HostStates | None = None,
 ) -> WebhookStatus | None:
     """Make attempt number `attempt` (1-based) of delivery number `delivery` for a finished job."""
     job = jobs.get(tenant_id, job_id)
@@ -106,12 +110,24 @@ def deliver(
     if tenant is None:
         raise LookupError(f"tenant {tenant_id} not found")
 
+    target = destination(job.webhook_url)
+    held_until = circuit_hold(hosts, target, clock()) if hosts is not None else None
+    if held_until is not None:
+        # The destination's circuit is open: wait for it without spending this attempt.
+        held = RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=attempt, due_at=held_until, delivery=delivery)
+        retry_queue.send(held.model_dump(), delay_seconds=min(math.ceil(held_until - clock()), SQS_MAX_DELAY_SECONDS))
+        metrics.add_metric(name="WebhooksHeld", unit="Count", value=1)
+        logger.info("destination circuit open; delivery held", extra={"job_id": job_id, "destination": target})
+        return WebhookStatus.RETRYING
+
     screenshot_url = links.download_url(job.image_key, link_ttl_seconds) if job.image_key else None
     body = encode_body(webhook_body(job, screenshot_url))
     sent_at = clock()
     message_id = webhook_message_id(job.job_id, delivery)
     headers = sign(tenant.signing_secrets(sent_at), message_id, int(sent_at), body)
     result = send(job.webhook_url, body, headers)
+    if hosts is not None:
+        circuit_record(hosts, target, result, clock())
 
     max_attempts = len(retry_schedule) + 1
     wait: float | None = None

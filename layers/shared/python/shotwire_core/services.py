@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from shotwire_core.adapters.dynamo import JobTable, KeyTable
+from shotwire_core.adapters.dynamo import HostTable, JobTable, KeyTable
 from shotwire_core.adapters.messaging import EventBus, Queue
 from shotwire_core.adapters.storage import ImageStore
 from shotwire_core.adapters.webhook_http import DeliveryResult, post_webhook
@@ -17,6 +17,7 @@ class Services:
     settings: Settings
     jobs: JobTable
     keys: KeyTable
+    hosts: HostTable
     images: ImageStore
     capture_queue: Queue
     webhook_retry_queue: Queue
@@ -42,6 +43,7 @@ def get_services() -> Services:
         settings=settings,
         jobs=JobTable(settings.jobs_table),
         keys=KeyTable(settings.keys_table),
+        hosts=HostTable(settings.jobs_table),
         images=ImageStore(settings.images_bucket),
         capture_queue=Queue(settings.capture_queue_url),
         webhook_retry_queue=Queue(settings.webhook_retry_queue_url),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shotwire_core.adapters.aws import client
+from shotwire_core.circuit import HostHealth
 from shotwire_core.errors import StaleJobError
 from shotwire_core.ids import webhook_message_id
 from shotwire_core.models import Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
@@ -189,6 +191,83 @@ class JobTable:
             },
             extra_set=", webhookAttempts = list_append(if_not_exists(webhookAttempts, :empty), :attempt)",
         )
+
+
+class HostTable:
+    """Health of webhook destinations (see shotwire_core.circuit), kept in the jobs table under a
+    partition no tenant can have ('#hosts'); an item expires a week after its last write."""
+
+    PARTITION = "#hosts"
+    TTL_SECONDS = 7 * 24 * 3600
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    def _key(self, destination: str) -> dict[str, Any]:
+        return _to_ddb({"tenantId": self.PARTITION, "jobId": destination})
+
+    def _expiry(self) -> int:
+        return int(time.time()) + self.TTL_SECONDS
+
+    def get_host(self, destination: str) -> HostHealth:
+        item = self._ddb.get_item(TableName=self.table_name, Key=self._key(destination), ConsistentRead=True).get(
+            "Item"
+        )
+        if not item:
+            return HostHealth()
+        record = _from_ddb(item)
+        return HostHealth(failures=int(record.get("failures", 0)), open_until=float(record.get("openUntil", 0)))
+
+    def add_host_failure(self, destination: str) -> int:
+        response = self._ddb.update_item(
+            TableName=self.table_name,
+            Key=self._key(destination),
+            UpdateExpression="ADD failures :one SET expiresAt = :expires",
+            ExpressionAttributeValues=_values({":one": 1, ":expires": self._expiry()}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(_from_ddb(response["Attributes"])["failures"])
+
+    def open_host(self, destination: str, until: float) -> None:
+        self._ddb.update_item(
+            TableName=self.table_name,
+            Key=self._key(destination),
+            UpdateExpression="SET openUntil = :until, expiresAt = :expires",
+            ExpressionAttributeValues=_values({":until": until, ":expires": self._expiry()}),
+        )
+
+    def close_host(self, destination: str) -> None:
+        """Reset the count; written only when there was something to reset, so healthy hosts cost a read."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=self._key(destination),
+                UpdateExpression="SET failures = :zero, openUntil = :zero REMOVE probeUntil",
+                ConditionExpression="attribute_exists(jobId) AND failures > :zero",
+                ExpressionAttributeValues=_values({":zero": 0}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def claim_probe(self, destination: str, now: float, lease_seconds: int) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=self._key(destination),
+                UpdateExpression="SET probeUntil = :lease",
+                ConditionExpression="attribute_not_exists(probeUntil) OR probeUntil < :now",
+                ExpressionAttributeValues=_values({":lease": now + lease_seconds, ":now": now}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
 
 class KeyTable:
