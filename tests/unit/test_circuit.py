@@ -65,20 +65,22 @@ def test_only_signs_of_a_dead_endpoint_count() -> None:
 def test_the_circuit_opens_after_the_threshold_and_the_hold_doubles() -> None:
     hosts = FakeHosts()
     for n in range(FAILURE_THRESHOLD - 1):
-        record(hosts, "h:443", DOWN, 1000.0)
-        assert hold_until(hosts, "h:443", 1000.0) is None, n
-    record(hosts, "h:443", DOWN, 1000.0)
-    assert hold_until(hosts, "h:443", 1000.0) == 1000.0 + FIRST_HOLD_SECONDS
+        record(hosts, "h:443", DOWN, 1000.0, hosts.get_host("h:443"))
+        assert hold_until(hosts, "h:443", 1000.0, hosts.get_host("h:443")) is None, n
+    record(hosts, "h:443", DOWN, 1000.0, hosts.get_host("h:443"))
+    assert hold_until(hosts, "h:443", 1000.0, hosts.get_host("h:443")) == 1000.0 + FIRST_HOLD_SECONDS
     assert hold_seconds(FAILURE_THRESHOLD + 1) == 2 * FIRST_HOLD_SECONDS
     assert hold_seconds(FAILURE_THRESHOLD + 20) == MAX_HOLD_SECONDS
 
 
 def test_after_the_hold_one_probe_goes_and_its_success_closes_the_circuit() -> None:
     hosts = FakeHosts(failures={"h:443": FAILURE_THRESHOLD}, opened={"h:443": 1060.0})
-    assert hold_until(hosts, "h:443", 1061.0) is None  # the probe
-    assert hold_until(hosts, "h:443", 1061.5) == 1061.5 + 30  # others wait while it is out
-    record(hosts, "h:443", OK, 1062.0)
-    assert hold_until(hosts, "h:443", 1062.0) is None and hosts.get_host("h:443") == HostHealth()
+    assert hold_until(hosts, "h:443", 1061.0, hosts.get_host("h:443")) is None  # the probe
+    assert hold_until(hosts, "h:443", 1061.5, hosts.get_host("h:443")) == 1061.5 + 30  # others wait while it is out
+    record(hosts, "h:443", OK, 1062.0, hosts.get_host("h:443"))
+    assert (
+        hold_until(hosts, "h:443", 1062.0, hosts.get_host("h:443")) is None and hosts.get_host("h:443") == HostHealth()
+    )
 
 
 def test_a_held_delivery_keeps_its_attempt_and_is_requeued_for_the_end_of_the_hold() -> None:

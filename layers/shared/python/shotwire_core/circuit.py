@@ -55,9 +55,8 @@ def says_down(result: DeliveryResult) -> bool:
     return result.status_code is not None and (result.status_code >= 500 or result.status_code == 429)
 
 
-def hold_until(states: HostStates, target: str, now: float) -> float | None:
+def hold_until(states: HostStates, target: str, now: float, health: HostHealth) -> float | None:
     """None: go ahead and send. A time: hold this delivery until then without spending an attempt."""
-    health = states.get_host(target)
     if health.failures < FAILURE_THRESHOLD:
         return None
     if now < health.open_until:
@@ -67,9 +66,11 @@ def hold_until(states: HostStates, target: str, now: float) -> float | None:
     return now + PROBE_LEASE_SECONDS  # another delivery is probing; look again after it
 
 
-def record(states: HostStates, target: str, result: DeliveryResult, now: float) -> None:
+def record(states: HostStates, target: str, result: DeliveryResult, now: float, health: HostHealth) -> None:
+    """Count the attempt against the destination, or reset it (a write only if there was a count)."""
     if not says_down(result):
-        states.close_host(target)
+        if health.failures:
+            states.close_host(target)
         return
     failures = states.add_host_failure(target)
     if failures >= FAILURE_THRESHOLD:

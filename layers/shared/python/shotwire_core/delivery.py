@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shotwire_core.adapters.webhook_http import DeliveryResult
-from shotwire_core.circuit import HostStates, destination
+from shotwire_core.circuit import HostHealth, HostStates, destination
 from shotwire_core.circuit import hold_until as circuit_hold
 from shotwire_core.circuit import record as circuit_record
 from shotwire_core.clock import now_iso
@@ -111,7 +111,8 @@ def deliver(
         raise LookupError(f"tenant {tenant_id} not found")
 
     target = destination(job.webhook_url)
-    held_until = circuit_hold(hosts, target, clock()) if hosts is not None else None
+    health = hosts.get_host(target) if hosts is not None else HostHealth()
+    held_until = circuit_hold(hosts, target, clock(), health) if hosts is not None else None
     if held_until is not None:
         # The destination's circuit is open: wait for it without spending this attempt.
         held = RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=attempt, due_at=held_until, delivery=delivery)
@@ -127,7 +128,7 @@ def deliver(
     headers = sign(tenant.signing_secrets(sent_at), message_id, int(sent_at), body)
     result = send(job.webhook_url, body, headers)
     if hosts is not None:
-        circuit_record(hosts, target, result, clock())
+        circuit_record(hosts, target, result, clock(), health)
 
     max_attempts = len(retry_schedule) + 1
     wait: float | None = None
