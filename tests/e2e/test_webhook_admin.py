@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,3 +156,23 @@ def test_rotation_without_a_body_keeps_the_old_secret_for_a_day(own_stack: Stack
     valid_until = datetime.fromisoformat(rotated["previousSecretValidUntil"].replace("Z", "+00:00"))
     remaining = (valid_until - datetime.now(UTC)).total_seconds()
     assert 86_400 - 60 < remaining <= 86_400
+
+
+def test_a_dead_destination_opens_its_circuit_and_later_deliveries_are_held(own_stack: Stack, own_pages: str) -> None:
+    """10 consecutive refusals open the circuit: the next delivery spends no attempt while it is held."""
+    from tests.support import closed_port
+
+    dead = f"http://127.0.0.1:{closed_port()}/hook"
+    ids = []
+    for _ in range(5):  # 2 attempts each with this stack's schedule: 10 refusals
+        _, accepted = own_stack.request("POST", "/v1/screenshots", {"url": f"{own_pages}/simple", "webhookUrl": dead})
+        ids.append(accepted["jobId"])
+    for job_id in ids:
+        job = own_stack.wait_job(job_id, lambda j: j["webhook"]["status"] == "failed", timeout=60)
+        assert {a["errorClass"] for a in job["webhook"]["attempts"]} == {"connect"}
+
+    _, accepted = own_stack.request("POST", "/v1/screenshots", {"url": f"{own_pages}/simple", "webhookUrl": dead})
+    own_stack.wait_job(accepted["jobId"], lambda j: j["status"] == "completed")
+    time.sleep(4)  # without the circuit, both attempts would have failed by now
+    _, job = own_stack.request("GET", f"/v1/screenshots/{accepted['jobId']}")
+    assert job["webhook"]["status"] == "pending" and job["webhook"]["attempts"] == [], job["webhook"]  # held, not tried
