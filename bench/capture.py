@@ -248,7 +248,7 @@ def shotwire(urls: list[str], concurrency: int, strict: bool) -> dict[str, Any]:
                 config,
                 images_bucket=resources.bucket,
                 allow_private_networks=not strict,
-                queue_urls={"SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url},
+                queue_urls=resources.queue_urls(),
             )
         )
         os.environ["SHOTWIRE_ALLOWED_HOSTS"] = host

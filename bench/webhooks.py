@@ -94,10 +94,7 @@ def dispatcher_throughput(deliveries: int, rounds: int) -> tuple[list[float], li
                 config,
                 images_bucket=resources.bucket,
                 allow_private_networks=True,
-                queue_urls={
-                    "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
-                    "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
-                },
+                queue_urls=resources.queue_urls(),
             )
         )
         secret = generate_webhook_secret()

@@ -23,6 +23,14 @@ class LocalResources:
     def queue_arn(self, url: str) -> str:
         return queue_arn(url)
 
+    def queue_urls(self) -> dict[str, str]:
+        """The queue-URL settings a handler reads, pointing at these queues."""
+        return {
+            "SHOTWIRE_CAPTURE_QUEUE_URL": self.capture_queue_url,
+            "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": self.webhook_retry_queue_url,
+            "SHOTWIRE_WEBHOOK_DLQ_URL": self.webhook_dlq_url,
+        }
+
 
 def queue_arn(url: str, region: str = "us-east-1", account: str = "123456789012") -> str:
     return f"arn:aws:sqs:{region}:{account}:{url.rstrip('/').rsplit('/', 1)[-1]}"

@@ -27,11 +27,7 @@ def handler_environment(options: DevOptions, resources: LocalResources, config: 
     Tunables the developer exported (a shorter retry schedule, say) win over the config's values;
     resource names and queue URLs always point at what was just created on moto.
     """
-    queue_urls = {
-        "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
-        "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
-        "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
-    }
+    queue_urls = resources.queue_urls()
     stack_env = function_environment(
         config,
         images_bucket=resources.bucket,

@@ -102,11 +102,7 @@ def bed() -> Iterator[Bed]:
                 config,
                 images_bucket=resources.bucket,
                 allow_private_networks=True,
-                queue_urls={
-                    "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
-                    "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
-                    "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
-                },
+                queue_urls=resources.queue_urls(),
             ),
             "SHOTWIRE_CHROMIUM_PATH": find_chromium() or "",
             "POWERTOOLS_TRACE_DISABLED": "true",

@@ -60,11 +60,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> Iterator[
             config,
             images_bucket=resources.bucket,
             allow_private_networks=allow_private,
-            queue_urls={
-                "SHOTWIRE_CAPTURE_QUEUE_URL": resources.capture_queue_url,
-                "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": resources.webhook_retry_queue_url,
-                "SHOTWIRE_WEBHOOK_DLQ_URL": resources.webhook_dlq_url,
-            },
+            queue_urls=resources.queue_urls(),
         )
         for name, value in env.items():
             monkeypatch.setenv(name, value)
