@@ -16,8 +16,8 @@ from shotwire_core.circuit import (
     record,
     says_down,
 )
-from shotwire_core.models import Tenant, WebhookStatus
-from tests.unit.test_delivery import FAIL, OK, SECRET, Harness, _job
+from shotwire_core.models import WebhookStatus
+from tests.unit.test_delivery import FAIL, OK, Harness, _job
 
 DOWN = DeliveryResult(None, "connect", "could not connect", 2)
 
@@ -105,24 +105,5 @@ def test_deliveries_record_the_destination_health() -> None:
 
 
 def deliver_with(harness: Harness, hosts: FakeHosts, attempt: int) -> WebhookStatus | None:
-    from shotwire_core.delivery import deliver
-    from shotwire_core.signing import signature_headers
-    from tests.unit.fakes import FakeImages, FakeTenants
-
-    return deliver(
-        "t1",
-        "job_1",
-        attempt,
-        jobs=harness.jobs,
-        tenants=FakeTenants({"t1": Tenant(tenant_id="t1", name="t", webhook_secret=SECRET)}),
-        links=FakeImages(),
-        retry_queue=harness.retries,
-        dead_letters=harness.dlq,
-        send=harness.send,
-        sign=signature_headers,
-        retry_schedule=harness.schedule,
-        link_ttl_seconds=3600,
-        clock=lambda: harness.now,
-        jitter=harness.jitter,
-        hosts=hosts,
-    )
+    harness.hosts = hosts
+    return harness.attempt(attempt)

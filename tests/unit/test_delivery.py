@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from shotwire_core.adapters.webhook_http import DeliveryResult, parse_retry_after
+from shotwire_core.circuit import HostStates
 from shotwire_core.delivery import MAX_RETRY_AFTER_SECONDS, deliver, handle_retry, jittered
 from shotwire_core.models import CaptureOptions, Job, JobStatus, RetryMessage, Tenant, WebhookStatus
 from shotwire_core.signing import generate_webhook_secret, signature_headers
@@ -43,6 +44,7 @@ class Harness:
         self.schedule = schedule
         self.now = 1_000_000.0
         self.jitter: Callable[[float], float] = lambda wait: wait  # exact waits unless a test asks for jitter
+        self.hosts: HostStates | None = None  # destination health; none unless a test brings a store
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
         self.requests.append((url, body, headers))
@@ -64,6 +66,7 @@ class Harness:
             link_ttl_seconds=3600,
             clock=lambda: self.now,
             jitter=self.jitter,
+            hosts=self.hosts,
         )
 
 
