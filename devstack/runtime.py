@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -94,7 +95,9 @@ class QueuePoller(threading.Thread):
     `as_sqs_event=True`: the handler gets {"Records": [...]} and may answer batchItemFailures; successful
     records are deleted and failed ones return after the visibility timeout (counting toward the DLQ).
     `as_sqs_event=False`: each message body is itself the event (an EventBridge event a rule delivered);
-    a handler error leaves the message to be retried, as Lambda's asynchronous invoke would.
+    the events of a receive are invoked side by side, as Lambda runs asynchronous invocations in parallel,
+    and a handler error leaves the message to be retried, as Lambda's asynchronous invoke would.
+    `workers`: batches in flight at once (Lambda's event source polls with several), one loop each.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class QueuePoller(threading.Thread):
         region: str,
         as_sqs_event: bool = True,
         on_exit: Callable[[], None] | None = None,
+        workers: int = 1,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.queue_url = queue_url
@@ -119,12 +123,27 @@ class QueuePoller(threading.Thread):
         self.region = region
         self.as_sqs_event = as_sqs_event
         self.on_exit = on_exit
+        self.workers = workers
         self.stopping = threading.Event()
         self.invocations = 0
 
     def run(self) -> None:
-        sqs = boto3.session.Session().client("sqs", region_name=self.region)
+        extra = [
+            threading.Thread(target=self._poll, name=f"{self.name}-{n}", daemon=True) for n in range(1, self.workers)
+        ]
+        for thread in extra:
+            thread.start()
         try:
+            self._poll()
+            for thread in extra:
+                thread.join()
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+    def _poll(self) -> None:
+        sqs = boto3.session.Session().client("sqs", region_name=self.region)
+        with ThreadPoolExecutor(max_workers=self.batch_size, thread_name_prefix=self.name) as invocations:
             while not self.stopping.is_set():
                 try:
                     response = sqs.receive_message(
@@ -140,12 +159,9 @@ class QueuePoller(threading.Thread):
                     continue
                 messages = response.get("Messages", [])
                 if messages:
-                    self._invoke(sqs, messages)
-        finally:
-            if self.on_exit is not None:
-                self.on_exit()
+                    self._invoke(sqs, messages, invocations)
 
-    def _invoke(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+    def _invoke(self, sqs: Any, messages: list[dict[str, Any]], invocations: ThreadPoolExecutor) -> None:
         self.invocations += 1
         if self.as_sqs_event:
             event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
@@ -157,15 +173,18 @@ class QueuePoller(threading.Thread):
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
             done = [m for m in messages if m["MessageId"] not in failed]
         else:
-            done = []
-            for message in messages:
-                try:
-                    self.handler(eventbridge_event(message["Body"], self.region), self.context())
-                    done.append(message)
-                except Exception:
-                    logger.exception("local async invoke failed", extra={"function": self.name})
+            outcomes = invocations.map(self._invoke_async, messages)
+            done = [message for message, ok in zip(messages, outcomes, strict=True) if ok]
         for message in done:
             sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _invoke_async(self, message: dict[str, Any]) -> bool:
+        try:
+            self.handler(eventbridge_event(message["Body"], self.region), self.context())
+        except Exception:
+            logger.exception("local async invoke failed", extra={"function": self.name})
+            return False
+        return True
 
     def stop(self) -> None:
         self.stopping.set()

@@ -122,6 +122,7 @@ class LocalStack:
                 ),
                 batch_size=config.webhook_retry_batch_size,
                 region=REGION,
+                workers=2,  # Lambda's SQS event source keeps several batches in flight
             ),
         ]
         for poller in self.pollers:

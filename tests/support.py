@@ -41,8 +41,8 @@ def closed_port() -> int:
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+def serving(handler: type[BaseHTTPRequestHandler], port: int = 0) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -113,6 +113,10 @@ class WebhookReceiver:
 
     HANG = 0  # a scripted "status" that answers nothing for `hang_seconds`, then drops the connection
     hang_seconds: float = 30
+    # path -> seconds to think before answering; with the in-flight count per path and its peak
+    answer_delays: dict[str, float] = field(default_factory=dict)
+    in_flight: dict[str, int] = field(default_factory=dict)
+    peak_in_flight: dict[str, int] = field(default_factory=dict)
 
     def script(self, path: str, statuses: list[int], headers: dict[str, str] | None = None) -> str:
         self.scripts[path] = list(statuses)
@@ -138,7 +142,7 @@ class WebhookReceiver:
         raise AssertionError(f"expected {count} deliveries to {path} within {timeout}s, got {len(self.received(path))}")
 
     @contextmanager
-    def running(self) -> Iterator[WebhookReceiver]:
+    def running(self, port: int = 0) -> Iterator[WebhookReceiver]:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -146,6 +150,17 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with outer.lock:
                     outer.deliveries.append(Delivery(self.path, dict(self.headers.items()), body, time.time()))
+                    now_in_flight = outer.in_flight.get(self.path, 0) + 1
+                    outer.in_flight[self.path] = now_in_flight
+                    outer.peak_in_flight[self.path] = max(outer.peak_in_flight.get(self.path, 0), now_in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with outer.lock:
+                        outer.in_flight[self.path] -= 1
+
+            def _answer(self) -> None:
+                time.sleep(outer.answer_delays.get(self.path, 0.0))
                 status = outer._status_for(self.path)
                 if status == WebhookReceiver.HANG:
                     time.sleep(outer.hang_seconds)
@@ -161,7 +176,7 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-        with serving(Handler) as server:
+        with serving(Handler, port) as server:
             self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
             yield self
 

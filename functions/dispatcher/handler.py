@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser import parse
@@ -16,8 +17,6 @@ from shotwire_core.models import OutcomeDetail, RetryMessage, WebhookStatus
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 class OutcomeEvent(EventBridgeModel):
@@ -42,13 +41,17 @@ def deliver_attempt(tenant_id: str, job_id: str, attempt: int, delivery: int = 1
         link_ttl_seconds=services.settings.download_url_ttl_seconds,
         delivery=delivery,
         hosts=services.hosts,
+        rule=services.destination_rule,
     )
 
 
 @tracer.capture_method
-def retry_record_handler(record: SQSRecord) -> None:
+async def retry_record_handler(record: SQSRecord) -> None:
+    """Runs in a worker thread, so one slow destination in a batch does not hold up the other records."""
     message = RetryMessage.model_validate_json(record.body)
-    handle_retry(message, retry_queue=get_services().webhook_retry_queue, deliver_attempt=deliver_attempt)
+    await asyncio.to_thread(
+        handle_retry, message, retry_queue=get_services().webhook_retry_queue, deliver_attempt=deliver_attempt
+    )
 
 
 @logger.inject_lambda_context
@@ -56,8 +59,13 @@ def retry_record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | None:
     if "Records" in event:  # the retry queue's event source
-        return process_partial_response(
-            event=event, record_handler=retry_record_handler, processor=processor, context=context
+        # A processor per invocation: it keeps the batch's state, and the local stack may run invocations
+        # side by side in one process.
+        return async_process_partial_response(
+            event=event,
+            record_handler=retry_record_handler,
+            processor=AsyncBatchProcessor(event_type=EventType.SQS),
+            context=context,
         )
     outcome = parse(event=event, model=OutcomeEvent)  # the bus rule: first attempt
     deliver_attempt(outcome.detail.tenant_id, outcome.detail.job_id, 1, 1)

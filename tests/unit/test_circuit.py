@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
+
 from shotwire_core.adapters.webhook_http import DeliveryResult
 from shotwire_core.circuit import (
     FAILURE_THRESHOLD,
     FIRST_HOLD_SECONDS,
     MAX_HOLD_SECONDS,
+    SLOT_LEASE_SECONDS,
+    DestinationRule,
     HostHealth,
+    SlotLease,
+    claim_slot,
     destination,
     hold_seconds,
     hold_until,
@@ -27,9 +33,13 @@ class FakeHosts:
     failures: dict[str, int] = field(default_factory=dict)
     opened: dict[str, float] = field(default_factory=dict)
     probes: dict[str, float] = field(default_factory=dict)
+    slots: dict[str, dict[int, float]] = field(default_factory=dict)
+    released: list[tuple[str, SlotLease]] = field(default_factory=list)
 
     def get_host(self, destination: str) -> HostHealth:
-        return HostHealth(self.failures.get(destination, 0), self.opened.get(destination, 0.0))
+        return HostHealth(
+            self.failures.get(destination, 0), self.opened.get(destination, 0.0), dict(self.slots.get(destination, {}))
+        )
 
     def add_host_failure(self, destination: str) -> int:
         self.failures[destination] = self.failures.get(destination, 0) + 1
@@ -48,6 +58,19 @@ class FakeHosts:
             return False
         self.probes[destination] = now + lease_seconds
         return True
+
+    def claim_slot(self, destination: str, index: int, now: float, expires: float) -> bool:
+        leases = self.slots.setdefault(destination, {})
+        if leases.get(index, 0.0) > now:
+            return False
+        leases[index] = expires
+        return True
+
+    def release_slot(self, destination: str, lease: SlotLease) -> None:
+        self.released.append((destination, lease))
+        leases = self.slots.get(destination, {})
+        if leases.get(lease.index) == lease.expires:
+            del leases[lease.index]
 
 
 def test_destinations_are_host_and_port() -> None:
@@ -102,6 +125,79 @@ def test_deliveries_record_the_destination_health() -> None:
     harness = Harness(_job(), [OK])
     deliver_with(harness, hosts, attempt=1)
     assert hosts.failures == {}
+
+
+def keep_order(items: list[int]) -> None:
+    return None
+
+
+def test_a_delivery_takes_a_free_slot_and_none_when_all_are_out() -> None:
+    hosts = FakeHosts()
+    rule = DestinationRule(max_in_flight=2)
+    first = claim_slot(hosts, "h:443", 100.0, hosts.get_host("h:443"), rule, shuffle=keep_order)
+    second = claim_slot(hosts, "h:443", 100.0, hosts.get_host("h:443"), rule, shuffle=keep_order)
+    assert first == SlotLease(0, 100.0 + SLOT_LEASE_SECONDS) and second == SlotLease(1, 100.0 + SLOT_LEASE_SECONDS)
+    assert claim_slot(hosts, "h:443", 101.0, hosts.get_host("h:443"), rule) is None
+    assert claim_slot(hosts, "other:443", 101.0, hosts.get_host("other:443"), rule) is not None  # per destination
+    hosts.release_slot("h:443", first)
+    assert claim_slot(hosts, "h:443", 102.0, hosts.get_host("h:443"), rule, shuffle=keep_order) == SlotLease(
+        0, 102.0 + SLOT_LEASE_SECONDS
+    )
+
+
+def test_a_crashed_holder_s_slot_frees_itself_when_its_lease_runs_out() -> None:
+    hosts = FakeHosts(slots={"h:443": {0: 130.0}})
+    rule = DestinationRule(max_in_flight=1)
+    assert claim_slot(hosts, "h:443", 129.0, hosts.get_host("h:443"), rule) is None
+    taken = claim_slot(hosts, "h:443", 130.0, hosts.get_host("h:443"), rule)
+    assert taken == SlotLease(0, 130.0 + SLOT_LEASE_SECONDS)
+    hosts.release_slot("h:443", SlotLease(0, 130.0))  # the late holder's release must not free the new lease
+    assert hosts.slots["h:443"] == {0: 130.0 + SLOT_LEASE_SECONDS}
+
+
+def test_a_claim_lost_to_a_concurrent_dispatcher_tries_another_free_slot() -> None:
+    hosts = FakeHosts()
+    rule = DestinationRule(max_in_flight=3)
+    seen = hosts.get_host("h:443")  # read before another dispatcher takes slot 0
+    hosts.claim_slot("h:443", 0, 100.0, 130.0)
+    assert claim_slot(hosts, "h:443", 100.0, seen, rule, shuffle=keep_order) == SlotLease(1, 130.0)
+
+
+def test_a_delivery_at_the_in_flight_limit_is_held_briefly_without_spending_its_attempt() -> None:
+    hosts = FakeHosts(slots={"hooks.test:443": {0: 1_000_020.0}})
+    harness = Harness(_job(), [OK])
+    harness.rule = DestinationRule(max_in_flight=1)
+    status = deliver_with(harness, hosts, attempt=2)
+    assert status is WebhookStatus.RETRYING and harness.requests == []
+    ((body, delay),) = harness.retries.sent
+    assert body["attempt"] == 2 and 1 <= delay <= 3
+    job = harness.jobs.get("t1", "job_1")
+    assert job is not None and job.webhook_attempts == []
+
+
+def test_the_slot_is_given_back_after_the_attempt_even_when_sending_raises() -> None:
+    hosts = FakeHosts()
+    harness = Harness(_job(), [OK])
+    deliver_with(harness, hosts, attempt=1)
+    assert len(hosts.released) == 1 and hosts.slots["hooks.test:443"] == {}
+
+    def broken(url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
+        raise RuntimeError("sender crashed")
+
+    harness = Harness(_job(), [])
+    harness.send = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        deliver_with(harness, hosts, attempt=1)
+    assert len(hosts.released) == 2 and hosts.slots["hooks.test:443"] == {}
+
+
+def test_shortened_rules_open_and_hold_as_configured() -> None:
+    rule = DestinationRule(failure_threshold=3, first_hold_seconds=2)
+    hosts = FakeHosts()
+    for _ in range(3):
+        record(hosts, "h:443", DOWN, 50.0, hosts.get_host("h:443"), rule)
+    assert hold_until(hosts, "h:443", 50.0, hosts.get_host("h:443"), rule) == 52.0
+    assert hold_seconds(4, rule) == 4
 
 
 def deliver_with(harness: Harness, hosts: FakeHosts, attempt: int) -> WebhookStatus | None:

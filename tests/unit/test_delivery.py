@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from shotwire_core.adapters.webhook_http import DeliveryResult, parse_retry_after
-from shotwire_core.circuit import HostStates
+from shotwire_core.circuit import DestinationRule, HostStates
 from shotwire_core.delivery import MAX_RETRY_AFTER_SECONDS, deliver, handle_retry, jittered
 from shotwire_core.models import CaptureOptions, Job, JobStatus, RetryMessage, Tenant, WebhookStatus
 from shotwire_core.signing import generate_webhook_secret, signature_headers
@@ -45,6 +45,7 @@ class Harness:
         self.now = 1_000_000.0
         self.jitter: Callable[[float], float] = lambda wait: wait  # exact waits unless a test asks for jitter
         self.hosts: HostStates | None = None  # destination health; none unless a test brings a store
+        self.rule = DestinationRule()
 
     def send(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
         self.requests.append((url, body, headers))
@@ -67,6 +68,7 @@ class Harness:
             clock=lambda: self.now,
             jitter=self.jitter,
             hosts=self.hosts,
+            rule=self.rule,
         )
 
 

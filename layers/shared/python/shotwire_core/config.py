@@ -43,12 +43,19 @@ class StackConfig(BaseModel):
 
     # Webhooks
     dispatcher_memory_mb: int = 512
-    dispatcher_timeout_seconds: int = 120  # a retry batch of 10 at up to 10 s each
+    # A retry batch's records are sent concurrently, so a batch takes about one attempt (15 s at most)
+    # plus its bookkeeping; the rest is headroom.
+    dispatcher_timeout_seconds: int = 120
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_retry_batch_size: int = 10
     webhook_retry_max_receive_count: int = 5
     webhook_connect_timeout_seconds: float = 5.0
     webhook_timeout_seconds: float = 15.0
+    # Per destination (host:port), see shotwire_core.circuit: attempts out at once; consecutive
+    # failures that open its circuit; the first hold (it doubles per failed probe, up to an hour).
+    webhook_max_in_flight_per_destination: int = Field(default=10, ge=1, le=100)
+    webhook_circuit_failure_threshold: int = Field(default=10, ge=1, le=1000)
+    webhook_circuit_hold_seconds: int = Field(default=60, ge=1, le=3600)
     # host:port targets captures and webhooks may reach even though private networks are blocked.
     allowed_hosts: tuple[str, ...] = ()
 

@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shotwire_core.adapters.webhook_http import DeliveryResult
-from shotwire_core.circuit import HostHealth, HostStates, destination
+from shotwire_core.circuit import (
+    DEFAULT_RULE,
+    SLOTS_FULL_WAIT_SECONDS,
+    DestinationRule,
+    HostHealth,
+    HostStates,
+    SlotLease,
+    destination,
+)
+from shotwire_core.circuit import claim_slot as circuit_claim_slot
 from shotwire_core.circuit import hold_until as circuit_hold
 from shotwire_core.circuit import record as circuit_record
 from shotwire_core.clock import now_iso
@@ -93,6 +102,7 @@ def deliver(
     jitter: Callable[[float], float] = jittered,
     delivery: int = 1,
     hosts: HostStates | None = None,
+    rule: DestinationRule = DEFAULT_RULE,
 ) -> WebhookStatus | None:
     """Make attempt number `attempt` (1-based) of delivery number `delivery` for a finished job."""
     job = jobs.get(tenant_id, job_id)
@@ -112,23 +122,39 @@ def deliver(
 
     target = destination(job.webhook_url)
     health = hosts.get_host(target) if hosts is not None else HostHealth()
-    held_until = circuit_hold(hosts, target, clock(), health) if hosts is not None else None
-    if held_until is not None:
-        # The destination's circuit is open: wait for it without spending this attempt.
-        held = RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=attempt, due_at=held_until, delivery=delivery)
-        retry_queue.send(held.model_dump(), delay_seconds=min(math.ceil(held_until - clock()), SQS_MAX_DELAY_SECONDS))
-        metrics.add_metric(name="WebhooksHeld", unit="Count", value=1)
-        logger.info("destination circuit open; delivery held", extra={"job_id": job_id, "destination": target})
-        return WebhookStatus.RETRYING
+    slot: SlotLease | None = None
+    if hosts is not None:
+        now = clock()
+        wait_until = circuit_hold(hosts, target, now, health, rule)
+        reason = "destination circuit open; delivery held"
+        if wait_until is None:
+            slot = circuit_claim_slot(hosts, target, now, health, rule)
+            if slot is None:
+                wait_until = now + jitter(SLOTS_FULL_WAIT_SECONDS)
+                reason = "destination at its in-flight limit; delivery held"
+        if wait_until is not None:
+            # Wait for the destination without spending this attempt.
+            held = RetryMessage(
+                tenant_id=tenant_id, job_id=job_id, attempt=attempt, due_at=wait_until, delivery=delivery
+            )
+            delay = min(max(1, math.ceil(wait_until - clock())), SQS_MAX_DELAY_SECONDS)
+            retry_queue.send(held.model_dump(), delay_seconds=delay)
+            metrics.add_metric(name="WebhooksHeld", unit="Count", value=1)
+            logger.info(reason, extra={"job_id": job_id, "destination": target})
+            return WebhookStatus.RETRYING
 
     screenshot_url = links.download_url(job.image_key, link_ttl_seconds) if job.image_key else None
     body = encode_body(webhook_body(job, screenshot_url))
     sent_at = clock()
     message_id = webhook_message_id(job.job_id, delivery)
     headers = sign(tenant.signing_secrets(sent_at), message_id, int(sent_at), body)
-    result = send(job.webhook_url, body, headers)
+    try:
+        result = send(job.webhook_url, body, headers)
+    finally:
+        if hosts is not None and slot is not None:
+            hosts.release_slot(target, slot)
     if hosts is not None:
-        circuit_record(hosts, target, result, clock(), health)
+        circuit_record(hosts, target, result, clock(), health, rule)
 
     max_attempts = len(retry_schedule) + 1
     wait: float | None = None

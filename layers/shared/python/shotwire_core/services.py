@@ -9,6 +9,7 @@ from shotwire_core.adapters.dynamo import HostTable, JobTable, KeyTable
 from shotwire_core.adapters.messaging import EventBus, Queue
 from shotwire_core.adapters.storage import ImageStore
 from shotwire_core.adapters.webhook_http import DeliveryResult, post_webhook
+from shotwire_core.circuit import DestinationRule
 from shotwire_core.settings import Settings, get_settings
 
 
@@ -23,6 +24,14 @@ class Services:
     webhook_retry_queue: Queue
     webhook_dlq: Queue
     bus: EventBus
+
+    @property
+    def destination_rule(self) -> DestinationRule:
+        return DestinationRule(
+            failure_threshold=self.settings.webhook_circuit_failure_threshold,
+            first_hold_seconds=self.settings.webhook_circuit_hold_seconds,
+            max_in_flight=self.settings.webhook_max_in_flight_per_destination,
+        )
 
     def send_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
         return post_webhook(

@@ -31,6 +31,9 @@ ENV_VARS: dict[str, str] = {
     "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "webhook_retry_schedule",
     "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "webhook_connect_timeout_seconds",
     "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "webhook_timeout_seconds",
+    "SHOTWIRE_WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": "webhook_max_in_flight_per_destination",
+    "SHOTWIRE_WEBHOOK_CIRCUIT_FAILURE_THRESHOLD": "webhook_circuit_failure_threshold",
+    "SHOTWIRE_WEBHOOK_CIRCUIT_HOLD_SECONDS": "webhook_circuit_hold_seconds",
     "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": "download_url_ttl_seconds",
     "SHOTWIRE_WEBHOOK_SECRET_OVERLAP_SECONDS": "webhook_secret_overlap_seconds",
     "SHOTWIRE_CAPTURE_TIMEOUT_MS": "capture_timeout_ms",
@@ -60,6 +63,11 @@ class Settings(BaseModel):
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_connect_timeout_seconds: float = Field(default=_DEFAULTS.webhook_connect_timeout_seconds, gt=0)
     webhook_timeout_seconds: float = Field(default=_DEFAULTS.webhook_timeout_seconds, gt=0)
+    webhook_max_in_flight_per_destination: int = Field(
+        default=_DEFAULTS.webhook_max_in_flight_per_destination, ge=1, le=100
+    )
+    webhook_circuit_failure_threshold: int = Field(default=_DEFAULTS.webhook_circuit_failure_threshold, ge=1)
+    webhook_circuit_hold_seconds: int = Field(default=_DEFAULTS.webhook_circuit_hold_seconds, ge=1, le=3600)
     download_url_ttl_seconds: int = Field(default=_DEFAULTS.download_url_ttl_seconds, ge=3600, le=7 * 24 * 3600)
     webhook_secret_overlap_seconds: int = Field(
         default=_DEFAULTS.webhook_secret_overlap_seconds, ge=0, le=MAX_SECRET_OVERLAP_SECONDS
@@ -142,6 +150,9 @@ def function_environment(
         "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": ",".join(str(wait) for wait in config.webhook_retry_schedule),
         "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": str(config.webhook_connect_timeout_seconds),
         "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": str(config.webhook_timeout_seconds),
+        "SHOTWIRE_WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": str(config.webhook_max_in_flight_per_destination),
+        "SHOTWIRE_WEBHOOK_CIRCUIT_FAILURE_THRESHOLD": str(config.webhook_circuit_failure_threshold),
+        "SHOTWIRE_WEBHOOK_CIRCUIT_HOLD_SECONDS": str(config.webhook_circuit_hold_seconds),
         "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": str(config.download_url_ttl_seconds),
         "SHOTWIRE_WEBHOOK_SECRET_OVERLAP_SECONDS": str(config.webhook_secret_overlap_seconds),
         "SHOTWIRE_CAPTURE_TIMEOUT_MS": str(config.capture_job_timeout_ms),

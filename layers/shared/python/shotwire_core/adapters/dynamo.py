@@ -10,7 +10,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shotwire_core.adapters.aws import client
-from shotwire_core.circuit import HostHealth
+from shotwire_core.circuit import HostHealth, SlotLease
 from shotwire_core.errors import StaleJobError
 from shotwire_core.ids import webhook_message_id
 from shotwire_core.models import Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
@@ -198,6 +198,8 @@ class HostTable:
     partition no tenant can have ('#hosts'); an item expires a week after its last write."""
 
     PARTITION = "#hosts"
+    # In-flight slot n is the attribute slot<n>, holding its lease's expiry.
+    SLOT_PREFIX = "slot"
     TTL_SECONDS = 7 * 24 * 3600
 
     def __init__(self, table_name: str) -> None:
@@ -220,7 +222,14 @@ class HostTable:
         if not item:
             return HostHealth()
         record = _from_ddb(item)
-        return HostHealth(failures=int(record.get("failures", 0)), open_until=float(record.get("openUntil", 0)))
+        slots = {
+            int(name[len(self.SLOT_PREFIX) :]): float(value)
+            for name, value in record.items()
+            if name.startswith(self.SLOT_PREFIX) and name[len(self.SLOT_PREFIX) :].isdigit()
+        }
+        return HostHealth(
+            failures=int(record.get("failures", 0)), open_until=float(record.get("openUntil", 0)), slot_leases=slots
+        )
 
     def add_host_failure(self, destination: str) -> int:
         response = self._ddb.update_item(
@@ -268,6 +277,38 @@ class HostTable:
                 return False
             raise
         return True
+
+    def claim_slot(self, destination: str, index: int, now: float, expires: float) -> bool:
+        """Take in-flight slot `index` if it is free or its lease ran out (a conditional write)."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=self._key(destination),
+                UpdateExpression="SET #slot = :expires, expiresAt = :ttl",
+                ConditionExpression="attribute_not_exists(#slot) OR #slot <= :now",
+                ExpressionAttributeNames={"#slot": f"{self.SLOT_PREFIX}{index}"},
+                ExpressionAttributeValues=_values({":expires": expires, ":now": now, ":ttl": self._expiry()}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_slot(self, destination: str, lease: SlotLease) -> None:
+        """Give the slot back, unless its lease ran out and someone else holds it now."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=self._key(destination),
+                UpdateExpression="REMOVE #slot",
+                ConditionExpression="#slot = :mine",
+                ExpressionAttributeNames={"#slot": f"{self.SLOT_PREFIX}{lease.index}"},
+                ExpressionAttributeValues=_values({":mine": lease.expires}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
 
 class KeyTable:
