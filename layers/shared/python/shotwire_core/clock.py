@@ -16,3 +16,8 @@ def iso(moment: datetime) -> str:
 
 def now_iso() -> str:
     return iso(utc_now())
+
+
+def iso_from_epoch(seconds: float) -> str:
+    """`iso` of a Unix time (what time.time() and the retry messages carry)."""
+    return iso(datetime.fromtimestamp(seconds, UTC))

@@ -7,7 +7,6 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shotwire_core.adapters.webhook_http import DeliveryResult
@@ -23,7 +22,7 @@ from shotwire_core.circuit import (
 from shotwire_core.circuit import claim_slot as circuit_claim_slot
 from shotwire_core.circuit import hold_until as circuit_hold
 from shotwire_core.circuit import record as circuit_record
-from shotwire_core.clock import now_iso
+from shotwire_core.clock import iso_from_epoch, now_iso
 from shotwire_core.config import SQS_MAX_DELAY_SECONDS
 from shotwire_core.errors import StaleJobError
 from shotwire_core.ids import webhook_message_id
@@ -73,10 +72,6 @@ def next_wait(scheduled: float, retry_after: int | None, jitter: Callable[[float
     if retry_after is not None:
         wait = max(wait, min(retry_after, MAX_RETRY_AFTER_SECONDS))
     return wait
-
-
-def _iso(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
@@ -171,13 +166,13 @@ def deliver(
         wait = next_wait(retry_schedule[attempt - 1], result.retry_after_seconds, jitter)
     record = WebhookAttempt(
         attempt=attempt,
-        at=_iso(sent_at),
+        at=iso_from_epoch(sent_at),
         status_code=result.status_code,
         error_class=result.error_class,
         error=error,
         duration_ms=result.duration_ms,
         response_body=result.response_excerpt or None,
-        next_attempt_at=_iso(sent_at + wait) if wait is not None else None,
+        next_attempt_at=iso_from_epoch(sent_at + wait) if wait is not None else None,
     )
     try:
         jobs.record_webhook_attempt(tenant_id, job_id, record, status, now_iso(), delivery)

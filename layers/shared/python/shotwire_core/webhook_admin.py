@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shotwire_core.adapters.webhook_http import DeliveryResult
-from shotwire_core.clock import now_iso
+from shotwire_core.clock import iso_from_epoch, now_iso
 from shotwire_core.delivery import encode_body
 from shotwire_core.errors import ConflictError, RotationConflictError, StaleJobError
 from shotwire_core.ids import new_job_id, webhook_message_id
@@ -31,10 +30,6 @@ class MessageSender(Protocol):
 
 class TenantReader(Protocol):
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
-
-
-def _iso(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _tenant(tenants: TenantReader, tenant_id: str) -> Tenant:
@@ -71,8 +66,8 @@ def rotate_webhook_secret(
         raise RotationConflictError("the secret was rotated concurrently; fetch the new one or rotate again")
     return {
         "webhookSecret": new_secret,
-        "rotatedAt": _iso(now),
-        "previousSecretValidUntil": _iso(expires_at) if expires_at else None,
+        "rotatedAt": iso_from_epoch(now),
+        "previousSecretValidUntil": iso_from_epoch(expires_at) if expires_at else None,
     }
 
 
