@@ -10,7 +10,7 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup system-deps dev receiver dlq-list dlq-redrive test test-fast bench bench-capture bench-webhooks load-webhooks lint format synth deploy destroy clean
+.PHONY: help setup system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-webhooks load-webhooks lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
@@ -20,6 +20,7 @@ help:
 	@echo "make test     run the test suite"
 	@echo "make bench    submit-to-webhook latency through the local stack vs raw Playwright"
 	@echo "make bench-capture  capture throughput on a 50-page corpus vs a Playwright floor and shot-scraper"
+	@echo "make admin ARGS=\"tenants create --name Acme\"  tenants and API keys (keys create|list|revoke)"
 	@echo "make bench-webhooks  dispatcher deliveries/s vs a plain signed-POST loop; event-to-delivery latency"
 	@echo "make load-webhooks  1,000 jobs to a receiver failing 30% of first attempts: none may be missing"
 	@echo "make lint     ruff and mypy"
@@ -53,6 +54,10 @@ dlq-list: setup
 
 dlq-redrive: setup
 	$(BIN)/python -m admin $(ADMIN_TARGET) dlq redrive
+
+# make admin ARGS="tenants create --name Acme"; keys create|list|revoke, tenants list (DEPLOYED=1 for AWS)
+admin: setup
+	$(BIN)/python -m admin $(ADMIN_TARGET) $(ARGS)
 
 test: setup
 	$(BIN)/pytest

@@ -137,16 +137,16 @@ class LocalStack:
 
     def _seed_dev_tenant(self) -> None:
         from shotwire_core.adapters.dynamo import KeyTable
-        from shotwire_core.clock import now_iso
-        from shotwire_core.ids import hash_api_key
-        from shotwire_core.models import Tenant
         from shotwire_core.settings import get_settings
+        from shotwire_core.tenants import create_tenant
 
-        keys = KeyTable(get_settings().keys_table)
-        keys.put_tenant(
-            Tenant(tenant_id=DEV_TENANT_ID, name="Local developer", webhook_secret=self.options.webhook_secret)
+        create_tenant(
+            KeyTable(get_settings().keys_table),
+            "Local developer",
+            tenant_id=DEV_TENANT_ID,
+            webhook_secret=self.options.webhook_secret,
+            api_key=self.options.api_key,
         )
-        keys.put_key(hash_api_key(self.options.api_key), DEV_TENANT_ID, now_iso())
 
     def stop(self) -> None:
         """Stop serving, let each poller finish its batch (the capture one closes Chromium), stop moto."""

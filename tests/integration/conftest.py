@@ -16,10 +16,9 @@ from devstack.runtime import load_function
 from shotwire_core.adapters import aws
 from shotwire_core.adapters.dynamo import KeyTable
 from shotwire_core.config import load_stack_config
-from shotwire_core.ids import hash_api_key
-from shotwire_core.models import Tenant
 from shotwire_core.services import get_services
 from shotwire_core.settings import function_environment, get_settings
+from shotwire_core.tenants import create_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A = "sw_test_tenant_a_key_000001"
@@ -67,8 +66,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> Iterator[
         _reset_caches()
         keys = KeyTable(config.keys_table)
         for tenant_id, key, secret in (("tenant-a", KEY_A, SECRET_A), ("tenant-b", KEY_B, SECRET_A)):
-            keys.put_tenant(Tenant(tenant_id=tenant_id, name=tenant_id, webhook_secret=secret))
-            keys.put_key(hash_api_key(key), tenant_id, "2026-01-01T00:00:00.000Z")
+            create_tenant(keys, tenant_id, tenant_id=tenant_id, webhook_secret=secret, api_key=key)
         yield Aws(resources, keys)
     _reset_caches()
 

@@ -36,6 +36,20 @@ def new_api_key() -> str:
     return "sw_live_" + secrets.token_urlsafe(24)
 
 
+def new_tenant_id() -> str:
+    return "ten_" + _base32(secrets.randbits(60), 12)
+
+
+def new_key_id() -> str:
+    """The public name of an API key (for listing and revoking); it reveals nothing of the key."""
+    return "key_" + _base32(secrets.randbits(60), 12)
+
+
+def key_hint(api_key: str) -> str:
+    """Enough of a key for its owner to recognise it in a list: the prefix and the last four characters."""
+    return f"{api_key[:8]}…{api_key[-4:]}"
+
+
 def hash_api_key(api_key: str) -> str:
     """Keys are stored only as SHA-256: a stolen table does not yield usable keys."""
     return hashlib.sha256(api_key.encode("utf-8")).hexdigest()

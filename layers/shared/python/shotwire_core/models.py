@@ -396,14 +396,26 @@ class Job(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class TenantLimits(BaseModel):
+    """What a tenant may ask of the API: a request rate (token bucket) and captures per calendar month."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True, extra="forbid")
+
+    requests_per_second: float = Field(default=10.0, alias="requestsPerSecond", gt=0, le=10_000)
+    burst: int = Field(default=20, ge=1, le=100_000)
+    monthly_quota: int = Field(default=10_000, alias="monthlyQuota", ge=0)
+
+
 class Tenant(BaseModel):
-    """A customer account: who owns jobs, and the secret its webhooks are signed with."""
+    """A customer account: who owns jobs, its limits, and the secret its webhooks are signed with."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
 
     tenant_id: str = Field(alias="tenantId")
     name: str
     webhook_secret: str = Field(alias="webhookSecret", repr=False)
+    limits: TenantLimits = Field(default_factory=TenantLimits)
+    created_at: str | None = Field(default=None, alias="createdAt")
     # The secret before the last rotation, still signing deliveries until `previous_secret_expires_at`.
     previous_webhook_secret: str | None = Field(default=None, alias="previousWebhookSecret", repr=False)
     previous_secret_expires_at: float | None = Field(default=None, alias="previousSecretExpiresAt")
@@ -413,6 +425,19 @@ class Tenant(BaseModel):
         if self.previous_webhook_secret and (self.previous_secret_expires_at or 0) > now:
             return (self.webhook_secret, self.previous_webhook_secret)
         return (self.webhook_secret,)
+
+
+class ApiKeyRecord(BaseModel):
+    """What is kept of an API key: never the key, only its hash (the item's key) and a hint to recognise it."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+    key_id: str = Field(alias="keyId")
+    tenant_id: str = Field(alias="tenantId")
+    name: str = ""
+    hint: str = ""
+    created_at: str = Field(alias="createdAt")
+    revoked_at: str | None = Field(default=None, alias="revokedAt")
 
 
 class CaptureMessage(BaseModel):

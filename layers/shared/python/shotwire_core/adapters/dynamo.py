@@ -13,7 +13,7 @@ from shotwire_core.adapters.aws import client
 from shotwire_core.circuit import HostHealth, SlotLease
 from shotwire_core.errors import StaleJobError
 from shotwire_core.ids import webhook_message_id
-from shotwire_core.models import Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
+from shotwire_core.models import ApiKeyRecord, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -346,9 +346,45 @@ class KeyTable:
             return False
         return True
 
-    def put_key(self, key_hash: str, tenant_id: str, created_at: str) -> None:
-        item = {"pk": f"key#{key_hash}", "tenantId": tenant_id, "createdAt": created_at}
+    def put_key(self, key_hash: str, record: ApiKeyRecord) -> None:
+        item = {"pk": f"key#{key_hash}", **record.model_dump(mode="json", exclude_none=True)}
         self._ddb.put_item(TableName=self.table_name, Item=_to_ddb(item))
+
+    def _scan(self, prefix: str, **filters: str) -> list[dict[str, Any]]:
+        """Items whose pk starts with `prefix` (and whose attributes equal `filters`): admin listings only."""
+        expression = "begins_with(pk, :prefix)"
+        values: dict[str, Any] = {":prefix": prefix}
+        for n, (name, value) in enumerate(sorted(filters.items())):
+            expression += f" AND {name} = :v{n}"
+            values[f":v{n}"] = value
+        items: list[dict[str, Any]] = []
+        for page in self._ddb.get_paginator("scan").paginate(
+            TableName=self.table_name, FilterExpression=expression, ExpressionAttributeValues=_values(values)
+        ):
+            items.extend(_from_ddb(item) for item in page.get("Items", []))
+        return items
+
+    def list_tenants(self) -> list[Tenant]:
+        tenants = [Tenant.model_validate(item) for item in self._scan("tenant#")]
+        return sorted(tenants, key=lambda tenant: (tenant.created_at or "", tenant.tenant_id))
+
+    def list_keys(self, tenant_id: str | None = None) -> list[ApiKeyRecord]:
+        filters = {"tenantId": tenant_id} if tenant_id else {}
+        keys = [ApiKeyRecord.model_validate(item) for item in self._scan("key#", **filters) if "keyId" in item]
+        return sorted(keys, key=lambda key: (key.tenant_id, key.created_at, key.key_id))
+
+    def revoke_key(self, key_id: str, now: str) -> ApiKeyRecord | None:
+        found = self._scan("key#", keyId=key_id)
+        if not found:
+            return None
+        response = self._ddb.update_item(
+            TableName=self.table_name,
+            Key=_to_ddb({"pk": found[0]["pk"]}),
+            UpdateExpression="SET revokedAt = if_not_exists(revokedAt, :now)",
+            ExpressionAttributeValues=_values({":now": now}),
+            ReturnValues="ALL_NEW",
+        )
+        return ApiKeyRecord.model_validate(_from_ddb(response["Attributes"]))
 
     def tenant_for_key(self, key_hash: str) -> str | None:
         response = self._ddb.get_item(TableName=self.table_name, Key=_to_ddb({"pk": f"key#{key_hash}"}))
