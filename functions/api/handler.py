@@ -6,12 +6,21 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shotwire_core.jobs import authenticate, check_webhook_url, delivery_view, get_job, job_view, submit_screenshot
-from shotwire_core.models import ScreenshotRequest, SecretRotationRequest, WebhookTestRequest
+from shotwire_core.jobs import (
+    authenticate,
+    check_webhook_url,
+    delete_job,
+    delivery_view,
+    get_job,
+    job_view,
+    list_jobs,
+    submit_screenshot,
+)
+from shotwire_core.models import JobStatus, ScreenshotRequest, SecretRotationRequest, WebhookTestRequest
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
@@ -52,6 +61,31 @@ def create_screenshot(request: Annotated[ScreenshotRequest, Body()]) -> Response
         body={"jobId": job.job_id, "status": job.status.value, "createdAt": job.created_at},
         headers={"Location": f"/v1/screenshots/{job.job_id}"},
     )
+
+
+@app.get("/v1/screenshots")
+def list_screenshots(
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page, 1-100.")] = 20,
+    cursor: Annotated[str | None, Query(max_length=200, description="nextCursor of the previous page.")] = None,
+) -> dict[str, Any]:
+    services = get_services()
+    return list_jobs(
+        tenant_of(app),
+        jobs=services.jobs,
+        links=services.images,
+        ttl_seconds=services.settings.download_url_ttl_seconds,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+    )
+
+
+@app.delete("/v1/screenshots/<job_id>")
+def delete_screenshot(job_id: str) -> Response[None]:
+    services = get_services()
+    delete_job(tenant_of(app), job_id, jobs=services.jobs, images=services.images)
+    return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)
 
 
 @app.get("/v1/screenshots/<job_id>")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from shotwire_core.clock import iso, utc_now
-from shotwire_core.errors import AuthenticationError, FieldProblem, InvalidRequestError, JobNotFoundError
+from shotwire_core.errors import (
+    AuthenticationError,
+    ConflictError,
+    FieldProblem,
+    InvalidRequestError,
+    JobNotFoundError,
+)
 from shotwire_core.ids import hash_api_key, is_job_id, new_job_id, webhook_message_id
 from shotwire_core.models import (
     FILE_EXTENSIONS,
@@ -48,6 +55,73 @@ def authenticate(api_key: str | None, keys: KeyReader) -> str:
     if tenant_id is None:
         raise AuthenticationError("invalid or revoked API key")
     return tenant_id
+
+
+class JobReader(Protocol):
+    def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+
+
+class JobLister(Protocol):
+    def list_recent(
+        self, tenant_id: str, limit: int, before_job_id: str | None = None, status: str | None = None
+    ) -> tuple[list[Job], bool]: ...
+
+
+class JobRemover(Protocol):
+    def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+    def delete(self, tenant_id: str, job_id: str) -> None: ...
+
+
+class ImageRemover(Protocol):
+    def delete(self, key: str) -> None: ...
+
+
+def encode_cursor(job_id: str) -> str:
+    """An opaque page cursor: where the next page starts (it holds no tenant, so it cannot cross tenants)."""
+    return base64.urlsafe_b64encode(job_id.encode("ascii")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        job_id = ""
+    if not is_job_id(job_id):
+        raise InvalidRequestError(
+            [FieldProblem("cursor", "invalid_cursor", "cursor must be a nextCursor value from an earlier page")]
+        )
+    return job_id
+
+
+def list_jobs(
+    tenant_id: str,
+    *,
+    jobs: JobLister,
+    links: LinkSigner,
+    ttl_seconds: int,
+    limit: int,
+    cursor: str | None = None,
+    status: JobStatus | None = None,
+) -> dict[str, Any]:
+    """`GET /v1/screenshots`: the tenant's jobs newest first, a page at a time."""
+    before = decode_cursor(cursor) if cursor else None
+    found, more = jobs.list_recent(tenant_id, limit, before, status.value if status else None)
+    return {
+        "data": [job_view(job, links, ttl_seconds) for job in found],
+        "nextCursor": encode_cursor(found[-1].job_id) if more and found else None,
+    }
+
+
+def delete_job(tenant_id: str, job_id: str, *, jobs: JobRemover, images: ImageRemover) -> None:
+    """Delete a finished job and its image. A job still queued or rendering cannot be deleted (its capture
+    would store an image nobody owns); wait for it to finish."""
+    job = get_job(tenant_id, job_id, jobs)
+    if not job.status.is_terminal:
+        raise ConflictError(f"job {job_id} is still {job.status.value}; delete it once it has finished")
+    if job.image_key:
+        images.delete(job.image_key)
+    jobs.delete(tenant_id, job_id)
+    logger.info("job deleted", extra={"job_id": job_id, "tenant_id": tenant_id})
 
 
 def image_key(tenant_id: str, job_id: str, image_format: str) -> str:
@@ -99,6 +173,8 @@ def submit_screenshot(
         status=JobStatus.QUEUED,
         options=request.capture_options(default_timeout_ms),
         webhook_url=request.webhook_url,
+        metadata=request.metadata,
+        external_id=request.external_id,
         webhook_status=WebhookStatus.PENDING if request.webhook_url else None,
         created_at=iso(now),
         updated_at=iso(now),
@@ -116,7 +192,7 @@ def submit_screenshot(
     return job
 
 
-def get_job(tenant_id: str, job_id: str, jobs: JobWriter) -> Job:
+def get_job(tenant_id: str, job_id: str, jobs: JobReader) -> Job:
     # Anything not shaped like our ids cannot exist; refusing it early also keeps oversized keys away
     # from DynamoDB, which would answer them with a validation error rather than "not found".
     if not is_job_id(job_id):
@@ -156,6 +232,7 @@ def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
         "request": job.options.echo(),
+        **_caller_fields(job),
     }
     if job.status is JobStatus.COMPLETED and job.image_key:
         view["screenshotUrl"] = links.download_url(job.image_key, ttl_seconds)
@@ -193,7 +270,18 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
         body.update(_result_metadata(job))
     else:
         body["errorCode"] = (job.error_code or ErrorCode.INTERNAL_ERROR).value
+    body.update(_caller_fields(job))
     return body
+
+
+def _caller_fields(job: Job) -> dict[str, Any]:
+    """What the caller attached to the job, handed back wherever the job is shown."""
+    fields: dict[str, Any] = {}
+    if job.external_id is not None:
+        fields["externalId"] = job.external_id
+    if job.metadata is not None:
+        fields["metadata"] = job.metadata
+    return fields
 
 
 def delivery_view(job: Job) -> dict[str, Any]:

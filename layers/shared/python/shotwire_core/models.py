@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -19,6 +20,10 @@ MAX_CAPTURE_HEIGHT = 16384
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 1280, 800
 DEFAULT_QUALITY = 80
 MAX_SCRIPT_CHARS = 50_000
+MAX_METADATA_BYTES = 2048
+# DynamoDB refuses documents nested deeper than 32 levels; leave room for the job around it.
+MAX_METADATA_DEPTH = 16
+MAX_EXTERNAL_ID_CHARS = 128
 
 ImageFormat = Literal["png", "jpeg", "webp", "pdf"]
 WaitUntil = Literal["load", "domcontentloaded", "networkidle", "commit"]
@@ -187,6 +192,14 @@ SelectorText = Annotated[str, Field(min_length=1, max_length=1000)]
 ScriptText = Annotated[str, Field(min_length=1, max_length=MAX_SCRIPT_CHARS)]
 
 
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
 class ScreenshotRequest(BaseModel):
     """Body of `POST /v1/screenshots`. Unknown fields are rejected so typos do not pass silently.
 
@@ -237,6 +250,27 @@ class ScreenshotRequest(BaseModel):
     webhook_url: str | None = Field(
         default=None, alias="webhookUrl", description="Where to POST the signed result (optional)."
     )
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description=f"Your own JSON object (at most {MAX_METADATA_BYTES} bytes), echoed on the job and its webhook.",
+    )
+    external_id: Annotated[str, Field(min_length=1, max_length=MAX_EXTERNAL_ID_CHARS)] | None = Field(
+        default=None, alias="externalId", description="Your own id for this capture, echoed on the job and webhook."
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        if size > MAX_METADATA_BYTES:
+            raise PydanticCustomError(
+                "too_large", f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON, got {size}"
+            )
+        if _depth(value) > MAX_METADATA_DEPTH:
+            raise PydanticCustomError("too_deep", f"metadata must nest at most {MAX_METADATA_DEPTH} levels")
+        return value
 
     @field_validator("url", mode="before")
     @classmethod
@@ -359,6 +393,8 @@ class Job(BaseModel):
     status: JobStatus
     options: CaptureOptions
     webhook_url: str | None = Field(default=None, alias="webhookUrl")
+    metadata: dict[str, Any] | None = None
+    external_id: str | None = Field(default=None, alias="externalId")
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     started_at: str | None = Field(default=None, alias="startedAt")

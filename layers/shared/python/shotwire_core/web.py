@@ -59,7 +59,7 @@ def bearer_key(headers: dict[str, str]) -> str | None:
 
 def _problem_from_pydantic(error: dict[str, Any]) -> FieldProblem:
     """One pydantic error as `{field, rule, message}`, the message reading "<field> must ..."."""
-    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
     rule = str(error.get("type", "invalid"))
     if rule == "json_invalid":
         detail = (error.get("ctx") or {}).get("error", "")

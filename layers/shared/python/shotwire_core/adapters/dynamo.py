@@ -34,8 +34,19 @@ def _to_ddb(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _serializer.serialize(_decimals(value)) for key, value in item.items()}
 
 
+def _plain_numbers(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; hand the rest of the code the JSON numbers that were stored."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(item) for item in value]
+    return value
+
+
 def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+    return {key: _plain_numbers(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +78,44 @@ class JobTable:
         )
         item = response.get("Item")
         return Job.model_validate(_from_ddb(item)) if item else None
+
+    def list_recent(
+        self, tenant_id: str, limit: int, before_job_id: str | None = None, status: str | None = None
+    ) -> tuple[list[Job], bool]:
+        """Up to `limit` of the tenant's jobs, newest first (job ids sort by creation time), older than
+        `before_job_id` if given; True when more may follow."""
+        # Only job items ("job_" + base32; "~" sorts after every id character), older than the cursor's job.
+        key_condition = "tenantId = :tenant AND jobId BETWEEN :low AND :high"
+        values: dict[str, Any] = {":tenant": tenant_id, ":low": "job_", ":high": before_job_id or "job_~"}
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": key_condition,
+            "ScanIndexForward": False,
+        }
+        if status:
+            query["FilterExpression"] = "#status = :status"
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+            values[":status"] = status
+        query["ExpressionAttributeValues"] = _values(values)
+        found: list[Job] = []
+        while True:
+            # A filtered page may hold few matches: read on until the page is full or the partition ends.
+            response = self._ddb.query(**query, Limit=max(limit - len(found), 25 if status else 1))
+            for item in response.get("Items", []):
+                if len(found) == limit:
+                    return found, True
+                job = Job.model_validate(_from_ddb(item))
+                if job.job_id != before_job_id:  # BETWEEN includes the cursor's own job
+                    found.append(job)
+            last = response.get("LastEvaluatedKey")
+            if last is None:
+                return found, False
+            if len(found) == limit:
+                return found, True
+            query["ExclusiveStartKey"] = last
+
+    def delete(self, tenant_id: str, job_id: str) -> None:
+        self._ddb.delete_item(TableName=self.table_name, Key=_to_ddb({"tenantId": tenant_id, "jobId": job_id}))
 
     def _update(
         self,

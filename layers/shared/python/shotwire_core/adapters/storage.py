@@ -12,6 +12,9 @@ class ImageStore:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         client("s3").put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
+    def delete(self, key: str) -> None:
+        client("s3").delete_object(Bucket=self.bucket, Key=key)
+
     def download_url(self, key: str, ttl_seconds: int) -> str:
         """A fresh presigned GET link; anyone holding it can download until it expires."""
         url: str = client("s3").generate_presigned_url(

@@ -1,0 +1,151 @@
+"""Listing, deleting, and the caller's own fields (metadata, externalId) through the API function on moto."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from shotwire_core.clock import now_iso
+from shotwire_core.config import load_stack_config
+from shotwire_core.jobs import encode_cursor, webhook_body
+from tests.integration.conftest import KEY_A, KEY_B, Aws
+from tests.integration.test_api import call
+
+
+def _submit(api: ModuleType, key: str = KEY_A, **fields: Any) -> str:
+    status, body, _ = call(api, "POST", "/v1/screenshots", {"url": "https://example.com/", **fields}, key=key)
+    assert status == 202, body
+    job_id: str = body["jobId"]
+    return job_id
+
+
+def _finish(aws_stack: Aws, job_id: str, tenant_id: str = "tenant-a") -> str:
+    """Complete a queued job as the capture function would: image in S3, then the job record."""
+    from shotwire_core.adapters.dynamo import JobTable
+
+    jobs = JobTable(load_stack_config().jobs_table)
+    image_key = f"{tenant_id}/{job_id}.png"
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=aws_stack.resources.bucket, Key=image_key, Body=b"\x89PNG fake"
+    )
+    jobs.mark_processing(tenant_id, job_id, now_iso())
+    jobs.mark_completed(tenant_id, job_id, now_iso(), {"imageKey": image_key, "imageWidth": 1280, "imageHeight": 800})
+    return image_key
+
+
+def test_jobs_list_newest_first_a_page_at_a_time(aws_stack: Aws, api_module: ModuleType) -> None:
+    ids = [_submit(api_module) for _ in range(5)]
+    _submit(api_module, key=KEY_B)  # another tenant's job never shows up
+
+    status, first, _ = call(api_module, "GET", "/v1/screenshots?limit=2")
+    assert status == 200, first
+    assert [job["jobId"] for job in first["data"]] == ids[::-1][:2] and first["nextCursor"]
+    _, second, _ = call(api_module, "GET", f"/v1/screenshots?limit=2&cursor={first['nextCursor']}")
+    assert [job["jobId"] for job in second["data"]] == ids[::-1][2:4]
+    _, third, _ = call(api_module, "GET", f"/v1/screenshots?limit=2&cursor={second['nextCursor']}")
+    assert [job["jobId"] for job in third["data"]] == ids[:1] and third["nextCursor"] is None
+
+    _, everything, _ = call(api_module, "GET", "/v1/screenshots")
+    assert [job["jobId"] for job in everything["data"]] == ids[::-1] and everything["nextCursor"] is None
+
+
+def test_the_list_filters_by_status(aws_stack: Aws, api_module: ModuleType) -> None:
+    ids = [_submit(api_module) for _ in range(4)]
+    _finish(aws_stack, ids[1])
+    _finish(aws_stack, ids[3])
+    status, done, _ = call(api_module, "GET", "/v1/screenshots?status=completed&limit=1")
+    assert status == 200 and [job["jobId"] for job in done["data"]] == [ids[3]]
+    assert done["data"][0]["screenshotUrl"].startswith("https://")
+    _, rest, _ = call(api_module, "GET", f"/v1/screenshots?status=completed&limit=1&cursor={done['nextCursor']}")
+    assert [job["jobId"] for job in rest["data"]] == [ids[1]]
+    _, queued, _ = call(api_module, "GET", "/v1/screenshots?status=queued")
+    assert [job["jobId"] for job in queued["data"]] == [ids[2], ids[0]]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "rule"),
+    [
+        ("limit=0", "limit", "greater_than_equal"),
+        ("limit=101", "limit", "less_than_equal"),
+        ("limit=ten", "limit", "int_parsing"),
+        ("status=done", "status", "enum"),
+        ("cursor=not-a-cursor", "cursor", "invalid_cursor"),
+    ],
+)
+def test_bad_list_parameters_get_a_422_naming_the_parameter(
+    aws_stack: Aws, api_module: ModuleType, query: str, field: str, rule: str
+) -> None:
+    status, body, _ = call(api_module, "GET", f"/v1/screenshots?{query}")
+    assert status == 422, body
+    assert body["error"]["details"][0]["field"] == field and body["error"]["details"][0]["rule"] == rule, body
+
+
+def test_a_cursor_cannot_reach_another_tenant(aws_stack: Aws, api_module: ModuleType) -> None:
+    theirs = _submit(api_module, key=KEY_B)
+    newer = _submit(api_module, key=KEY_B)
+    # A cursor naming tenant B's job, used by tenant A, pages through tenant A's jobs only.
+    status, page, _ = call(api_module, "GET", f"/v1/screenshots?cursor={encode_cursor(newer)}")
+    assert status == 200 and all(job["jobId"] != theirs for job in page["data"])
+
+
+def test_delete_removes_the_image_and_the_job(aws_stack: Aws, api_module: ModuleType) -> None:
+    job_id = _submit(api_module)
+    image_key = _finish(aws_stack, job_id)
+    status, body, _ = call(api_module, "DELETE", f"/v1/screenshots/{job_id}", key=KEY_B)
+    assert status == 404, body  # not theirs to delete
+    status, body, _ = call(api_module, "DELETE", f"/v1/screenshots/{job_id}")
+    assert status == 204, body
+    listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(
+        Bucket=aws_stack.resources.bucket, Prefix=image_key
+    )
+    assert listed.get("KeyCount", 0) == 0
+    status, body, _ = call(api_module, "GET", f"/v1/screenshots/{job_id}")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, _, _ = call(api_module, "DELETE", f"/v1/screenshots/{job_id}")
+    assert status == 404
+
+
+def test_an_unfinished_job_cannot_be_deleted(aws_stack: Aws, api_module: ModuleType) -> None:
+    job_id = _submit(api_module)
+    status, body, _ = call(api_module, "DELETE", f"/v1/screenshots/{job_id}")
+    assert status == 409 and "still queued" in body["error"]["message"], body
+
+
+def test_metadata_and_external_id_are_kept_and_echoed(aws_stack: Aws, api_module: ModuleType) -> None:
+    metadata = {"customer": "c-42", "tags": ["a", "b"], "score": 1.5, "count": 3, "nested": {"ok": True}}
+    job_id = _submit(api_module, metadata=metadata, externalId="order-1234")
+    status, job, _ = call(api_module, "GET", f"/v1/screenshots/{job_id}")
+    assert status == 200 and job["metadata"] == metadata and job["externalId"] == "order-1234"
+    _finish(aws_stack, job_id)
+    from shotwire_core.adapters.dynamo import JobTable
+
+    stored = JobTable(load_stack_config().jobs_table).get("tenant-a", job_id)
+    assert stored is not None
+    body = webhook_body(stored, "https://example.com/img")
+    assert body["metadata"] == metadata and body["externalId"] == "order-1234"
+
+
+DEEP: dict[str, Any] = {"leaf": 1}
+for _ in range(17):
+    DEEP = {"level": DEEP}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"metadata": {"blob": "x" * 2100}}, "metadata", "too_large"),
+        ({"metadata": ["not", "an", "object"]}, "metadata", "dict_type"),
+        ({"metadata": DEEP}, "metadata", "too_deep"),
+        ({"externalId": "x" * 129}, "externalId", "string_too_long"),
+        ({"externalId": ""}, "externalId", "string_too_short"),
+    ],
+)
+def test_oversized_caller_fields_are_refused(
+    aws_stack: Aws, api_module: ModuleType, fields: dict[str, Any], field: str, rule: str
+) -> None:
+    status, body, _ = call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com/", **fields})
+    assert status == 422, body
+    assert body["error"]["details"][0]["field"] == field and body["error"]["details"][0]["rule"] == rule, body
