@@ -149,3 +149,12 @@ def test_oversized_caller_fields_are_refused(
     status, body, _ = call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com/", **fields})
     assert status == 422, body
     assert body["error"]["details"][0]["field"] == field and body["error"]["details"][0]["rule"] == rule, body
+
+
+def test_a_body_over_256_kb_is_a_413_in_the_error_envelope(aws_stack: Aws, api_module: ModuleType) -> None:
+    big = {"url": "https://example.com/", "css": "a{}" * 90_000}  # ~270 KB
+    status, body, _ = call(api_module, "POST", "/v1/screenshots", big)
+    assert status == 413, body
+    assert body["error"]["code"] == "payload_too_large" and body["error"]["details"][0]["field"] == "body"
+    status, body, _ = call(api_module, "POST", "/v1/screenshots", big, key=None)
+    assert status == 401  # who is asking comes first, as for every other error

@@ -26,10 +26,16 @@ from shotwire_core.errors import (
 from shotwire_core.observability import logger
 
 TENANT_CONTEXT_KEY = "tenant_id"
+# The largest request body the API reads; a batch of 1,000 full option objects fits well inside it.
+MAX_BODY_BYTES = 256 * 1024
 
 
 class UnsupportedMediaTypeError(Exception):
     """The body is not declared as JSON."""
+
+
+class PayloadTooLargeError(Exception):
+    """The body is larger than MAX_BODY_BYTES."""
 
 
 def error_response(
@@ -114,6 +120,10 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
         # including form encoding, which Powertools would otherwise parse into the model.
         if media_type and media_type != "application/json":
             raise UnsupportedMediaTypeError(content_type)
+        raw = app.current_event.body or ""
+        size = len(raw.encode("utf-8")) if not app.current_event.is_base64_encoded else len(raw) * 3 // 4
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(size)
         if not (app.current_event.body or "").strip():
             if app.context["_route"].path in self._optional_body_paths:
                 return {}  # every field of such a route's body has a default
@@ -152,6 +162,15 @@ def install_edge(
                     "message": "the body must be sent as application/json",
                 }
             ],
+        )
+
+    @app.exception_handler(PayloadTooLargeError)
+    def _too_large(error: PayloadTooLargeError) -> Response:
+        return error_response(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "payload_too_large",
+            f"the request body is {error} bytes; at most {MAX_BODY_BYTES} are accepted",
+            [{"field": "body", "rule": "max_bytes", "message": f"body must be at most {MAX_BODY_BYTES} bytes"}],
         )
 
     @app.exception_handler(RequestValidationError)
