@@ -63,6 +63,12 @@ def provision(config: StackConfig, region: str, account: str) -> LocalResources:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    ddb.create_table(
+        TableName=config.idempotency_table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
     bucket = config.images_bucket(account, region)
     boto3.client("s3", region_name=region).create_bucket(Bucket=bucket)

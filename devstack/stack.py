@@ -38,6 +38,7 @@ def handler_environment(options: DevOptions, resources: LocalResources, config: 
     pinned = {
         "SHOTWIRE_JOBS_TABLE",
         "SHOTWIRE_KEYS_TABLE",
+        "SHOTWIRE_IDEMPOTENCY_TABLE",
         "SHOTWIRE_EVENT_BUS_NAME",
         "SHOTWIRE_IMAGES_BUCKET",
         "SHOTWIRE_ALLOW_PRIVATE_NETWORKS",

@@ -76,5 +76,8 @@ class Api(Construct):
         storage.keys_table.grant_read_write_data(self.function)
         capture_queue.grant_send_messages(self.function)
         webhook_retry_queue.grant_send_messages(self.function)
-        # Read only, to presign GET links; the API never writes images or publishes outcomes.
+        storage.idempotency_table.grant_read_write_data(self.function)
+        # Read, to presign GET links, and delete (DELETE /v1/screenshots/{id}); the API never writes images
+        # or publishes outcomes.
         storage.bucket.grant_read(self.function)
+        storage.bucket.grant_delete(self.function)

@@ -51,6 +51,22 @@ class Storage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "Idempotency",
+            table_name=config.idempotency_table,
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Powertools writes the record's expiry here (24 h after the request); DynamoDB then removes it.
+            time_to_live_attribute="expiration",
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # Records are worth a day at most: nothing to keep when the stack goes.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
         self.keys_table = dynamodb.Table(
             self,
             "Keys",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -10,6 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shotwire_core.idempotency import CONFIG as IDEMPOTENCY_CONFIG
+from shotwire_core.idempotency import HEADER as IDEMPOTENCY_HEADER
+from shotwire_core.idempotency import run_once
 from shotwire_core.jobs import (
     authenticate,
     check_webhook_url,
@@ -36,6 +40,34 @@ install_edge(
 )
 
 
+def once_per_idempotency_key(endpoint: str, create: Callable[[], Response[Any]]) -> Response[Any]:
+    """Run a creating route at most once per Idempotency-Key (when the caller sent one)."""
+    event = app.current_event
+    key = (event.headers or {}).get(IDEMPOTENCY_HEADER)  # Powertools' headers are case-insensitive
+    if key is None:
+        return create()
+
+    def stored() -> dict[str, Any]:
+        response = create()
+        return {"statusCode": response.status_code, "body": response.body, "headers": response.headers}
+
+    first, replayed = run_once(
+        get_services().idempotency_store,
+        tenant_id=tenant_of(app),
+        endpoint=endpoint,
+        key=key,
+        body=(event.decoded_body or "").encode("utf-8"),
+        create=stored,
+    )
+    headers = {**first["headers"], **({"Idempotent-Replayed": "true"} if replayed else {})}
+    return Response(
+        status_code=first["statusCode"],
+        content_type=content_types.APPLICATION_JSON,
+        body=first["body"],
+        headers=headers,
+    )
+
+
 @app.get("/health")
 def health() -> dict[str, str]:
     return {"status": "ok"}
@@ -43,7 +75,11 @@ def health() -> dict[str, str]:
 
 @app.post("/v1/screenshots")
 @app.post("/v1/screenshot")
-def create_screenshot(request: Annotated[ScreenshotRequest, Body()]) -> Response[dict[str, Any]]:
+def create_screenshot(request: Annotated[ScreenshotRequest, Body()]) -> Response[Any]:
+    return once_per_idempotency_key("screenshots.create", lambda: _accept_screenshot(request))
+
+
+def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:
     services = get_services()
     job = submit_screenshot(
         tenant_of(app),
@@ -101,7 +137,11 @@ def read_deliveries(job_id: str) -> dict[str, Any]:
 
 
 @app.post("/v1/screenshots/<job_id>/redeliver")
-def redeliver_webhook(job_id: str) -> Response[dict[str, Any]]:
+def redeliver_webhook(job_id: str) -> Response[Any]:
+    return once_per_idempotency_key(f"screenshots.redeliver {job_id}", lambda: _start_redelivery(job_id))
+
+
+def _start_redelivery(job_id: str) -> Response[Any]:
     services = get_services()
     job = get_job(tenant_of(app), job_id, services.jobs)
     started = redeliver(job, jobs=services.jobs, retry_queue=services.webhook_retry_queue)
@@ -138,4 +178,5 @@ def rotate_secret(request: Annotated[SecretRotationRequest, Body()]) -> dict[str
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    IDEMPOTENCY_CONFIG.register_lambda_context(context)  # a crashed request's record expires with the invocation
     return app.resolve(event, context)

@@ -93,13 +93,13 @@ def may(statements: list[Statement], action: str, resource_id: str | None = None
 
 
 def test_resource_names_come_from_stack_config(template: Template, config: StackConfig) -> None:
-    for table in (config.jobs_table, config.keys_table):
+    for table in (config.jobs_table, config.keys_table, config.idempotency_table):
         template.has_resource_properties("AWS::DynamoDB::Table", {"TableName": table})
     for queue in config_queue_names(config):
         template.has_resource_properties("AWS::SQS::Queue", {"QueueName": queue})
     template.has_resource_properties("AWS::Events::EventBus", {"Name": config.event_bus})
     template.has_resource_properties("AWS::Events::Rule", {"Name": config.outcome_rule})
-    template.resource_count_is("AWS::DynamoDB::Table", 2)
+    template.resource_count_is("AWS::DynamoDB::Table", 3)
     template.resource_count_is("AWS::SQS::Queue", 4)
 
 
@@ -222,6 +222,7 @@ def test_function_environment_follows_the_settings_contract(
     settings = Settings.from_env({k: v for k, v in env.items() if isinstance(v, str)})
     assert settings.jobs_table == config.jobs_table
     assert settings.keys_table == config.keys_table
+    assert settings.idempotency_table == config.idempotency_table
     assert settings.event_bus_name == config.event_bus
     assert settings.allow_private_networks is False
     assert settings.webhook_retry_schedule == config.webhook_retry_schedule
@@ -313,6 +314,15 @@ def test_tables_have_expected_keys_on_demand_billing_and_point_in_time_recovery(
         "AWS::DynamoDB::Table",
         {**common, "TableName": config.keys_table, "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]},
     )
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            **common,
+            "TableName": config.idempotency_table,
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+        },
+    )
 
 
 # --- events ----------------------------------------------------------------------------------------
@@ -373,6 +383,9 @@ def test_api_may_enqueue_read_and_rotate_but_never_write_images_or_publish_event
     assert may(statements, "s3:GetObject", logical_id(template, "AWS::S3::Bucket"))
     assert may(statements, "dynamodb:GetItem", keys)
     assert may(statements, "dynamodb:PutItem", keys)  # webhook secret rotation
+    assert may(statements, "s3:DeleteObject", logical_id(template, "AWS::S3::Bucket"))  # DELETE a job
+    idempotency = logical_id(template, "AWS::DynamoDB::Table", TableName=config.idempotency_table)
+    assert may(statements, "dynamodb:PutItem", idempotency)
     assert not may(statements, "s3:PutObject")
     assert not may(statements, "events:PutEvents")
 

@@ -158,3 +158,58 @@ def test_a_body_over_256_kb_is_a_413_in_the_error_envelope(aws_stack: Aws, api_m
     assert body["error"]["code"] == "payload_too_large" and body["error"]["details"][0]["field"] == "body"
     status, body, _ = call(api_module, "POST", "/v1/screenshots", big, key=None)
     assert status == 401  # who is asking comes first, as for every other error
+
+
+def test_the_same_idempotency_key_and_body_returns_the_first_answer(aws_stack: Aws, api_module: ModuleType) -> None:
+    body = {"url": "https://example.com/once"}
+    headers = {"Idempotency-Key": "order-77-screenshot"}
+    status, first, first_headers = call(api_module, "POST", "/v1/screenshots", body, headers=headers)
+    assert status == 202 and "Idempotent-Replayed" not in first_headers
+    lowercase = {"idempotency-key": headers["Idempotency-Key"]}  # header names are case-insensitive
+    status, again, again_headers = call(api_module, "POST", "/v1/screenshots", body, headers=lowercase)
+    assert status == 202 and again == first and again_headers["Idempotent-Replayed"] == "true"
+    assert again_headers["Location"] == f"/v1/screenshots/{first['jobId']}"
+    _, listed, _ = call(api_module, "GET", "/v1/screenshots")
+    assert [job["jobId"] for job in listed["data"]] == [first["jobId"]]  # one job, not two
+
+    # Another tenant using the same key gets its own job; so does the same tenant without the header.
+    status, theirs, _ = call(api_module, "POST", "/v1/screenshots", body, headers=headers, key=KEY_B)
+    assert status == 202 and theirs["jobId"] != first["jobId"]
+    _, fresh, _ = call(api_module, "POST", "/v1/screenshots", body)
+    assert fresh["jobId"] != first["jobId"]
+
+
+def test_the_same_idempotency_key_with_another_body_is_refused(aws_stack: Aws, api_module: ModuleType) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    status, _, _ = call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com/a"}, headers=headers)
+    assert status == 202
+    status, body, _ = call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com/b"}, headers=headers)
+    assert status == 422, body
+    (problem,) = body["error"]["details"]
+    assert problem["field"] == "Idempotency-Key" and problem["rule"] == "idempotency_key_reused"
+
+
+def test_a_failed_request_does_not_use_up_its_idempotency_key(aws_stack: Aws, api_module: ModuleType) -> None:
+    headers = {"Idempotency-Key": "k-2"}
+    refused = {"url": "https://example.com/", "webhookUrl": "https://user:pw@example.com/hook"}
+    status, body, _ = call(api_module, "POST", "/v1/screenshots", refused, headers=headers)
+    assert status == 422, body  # refused inside the route, after the idempotency record was opened
+    status, _, _ = call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com/"}, headers=headers)
+    assert status == 202
+
+
+def test_idempotency_records_expire_after_a_day(aws_stack: Aws, api_module: ModuleType) -> None:
+    import time
+
+    call(api_module, "POST", "/v1/screenshots", {"url": "https://example.com/"}, headers={"Idempotency-Key": "k-3"})
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=load_stack_config().idempotency_table)
+    (record,) = items["Items"]
+    assert 86_400 - 60 < int(record["expiration"]["N"]) - time.time() <= 86_400
+
+
+@pytest.mark.parametrize("key", ["", " padded ", "x" * 256, "naïve"])
+def test_a_malformed_idempotency_key_is_refused(aws_stack: Aws, api_module: ModuleType, key: str) -> None:
+    status, body, _ = call(
+        api_module, "POST", "/v1/screenshots", {"url": "https://example.com/"}, headers={"Idempotency-Key": key}
+    )
+    assert status == 422 and body["error"]["details"][0]["field"] == "Idempotency-Key", body

@@ -81,6 +81,11 @@ class StackConfig(BaseModel):
         return f"{self.prefix}-keys"
 
     @property
+    def idempotency_table(self) -> str:
+        """Powertools idempotency records of the API's creating POSTs (key `id`, TTL `expiration`)."""
+        return f"{self.prefix}-idempotency"
+
+    @property
     def capture_queue(self) -> str:
         return f"{self.prefix}-capture"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from shotwire_core.adapters.aws import client
 from shotwire_core.adapters.dynamo import HostTable, JobTable, KeyTable
 from shotwire_core.adapters.messaging import EventBus, Queue
 from shotwire_core.adapters.storage import ImageStore
@@ -24,6 +27,7 @@ class Services:
     webhook_retry_queue: Queue
     webhook_dlq: Queue
     bus: EventBus
+    idempotency_store: DynamoDBPersistenceLayer = field(repr=False)
 
     @property
     def destination_rule(self) -> DestinationRule:
@@ -58,4 +62,7 @@ def get_services() -> Services:
         webhook_retry_queue=Queue(settings.webhook_retry_queue_url),
         webhook_dlq=Queue(settings.webhook_dlq_url),
         bus=EventBus(settings.event_bus_name),
+        idempotency_store=DynamoDBPersistenceLayer(
+            table_name=settings.idempotency_table, boto3_client=client("dynamodb")
+        ),
     )

@@ -22,6 +22,7 @@ MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600
 ENV_VARS: dict[str, str] = {
     "SHOTWIRE_JOBS_TABLE": "jobs_table",
     "SHOTWIRE_KEYS_TABLE": "keys_table",
+    "SHOTWIRE_IDEMPOTENCY_TABLE": "idempotency_table",
     "SHOTWIRE_IMAGES_BUCKET": "images_bucket",
     "SHOTWIRE_CAPTURE_QUEUE_URL": "capture_queue_url",
     "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": "webhook_retry_queue_url",
@@ -54,6 +55,7 @@ class Settings(BaseModel):
 
     jobs_table: str = _DEFAULTS.jobs_table
     keys_table: str = _DEFAULTS.keys_table
+    idempotency_table: str = _DEFAULTS.idempotency_table
     images_bucket: str = ""
     capture_queue_url: str = ""
     webhook_retry_queue_url: str = ""
@@ -144,6 +146,7 @@ def function_environment(
     env = {
         "SHOTWIRE_JOBS_TABLE": config.jobs_table,
         "SHOTWIRE_KEYS_TABLE": config.keys_table,
+        "SHOTWIRE_IDEMPOTENCY_TABLE": config.idempotency_table,
         "SHOTWIRE_IMAGES_BUCKET": images_bucket,
         "SHOTWIRE_EVENT_BUS_NAME": config.event_bus,
         "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if allow_private_networks else "0",
