@@ -18,6 +18,9 @@ THROTTLING_RATE_LIMIT = 50  # requests per second, steady state
 THROTTLING_BURST_LIMIT = 100
 
 
+BINARY_MEDIA_TYPES = ["image/*", "application/pdf"]
+
+
 class Api(Construct):
     def __init__(
         self,
@@ -63,6 +66,8 @@ class Api(Construct):
             rest_api_name=f"{config.prefix}-api",
             handler=self.function,
             proxy=True,
+            # A synchronous capture with `Accept: image/*` answers the image itself (base64 from Lambda).
+            binary_media_types=BINARY_MEDIA_TYPES,
             endpoint_types=[apigw.EndpointType.REGIONAL],
             deploy_options=apigw.StageOptions(
                 throttling_rate_limit=THROTTLING_RATE_LIMIT,

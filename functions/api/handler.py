@@ -15,6 +15,7 @@ from shotwire_core.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from shotwire_core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shotwire_core.idempotency import run_once
 from shotwire_core.jobs import (
+    MAX_WAIT_SECONDS,
     authenticate,
     check_webhook_url,
     delete_job,
@@ -22,14 +23,22 @@ from shotwire_core.jobs import (
     get_job,
     job_view,
     list_jobs,
+    requested_wait,
     submit_screenshot,
+    wait_for_job,
+    wants_bytes,
 )
-from shotwire_core.models import JobStatus, ScreenshotRequest, SecretRotationRequest, WebhookTestRequest
+from shotwire_core.models import CONTENT_TYPES, JobStatus, ScreenshotRequest, SecretRotationRequest, WebhookTestRequest
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
 from shotwire_core.web import install_edge, tenant_of
 from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
+
+# A Lambda response carries at most 6 MB, and base64 adds a third: larger images are answered with a 303.
+MAX_INLINE_IMAGE_BYTES = 4 * 1024 * 1024
+# Time kept back from the function's deadline to shape the answer after a synchronous wait.
+ANSWER_MARGIN_SECONDS = 2
 
 app = APIGatewayRestResolver(enable_validation=True)
 install_edge(
@@ -75,8 +84,53 @@ def health() -> dict[str, str]:
 
 @app.post("/v1/screenshots")
 @app.post("/v1/screenshot")
-def create_screenshot(request: Annotated[ScreenshotRequest, Body()]) -> Response[Any]:
-    return once_per_idempotency_key("screenshots.create", lambda: _accept_screenshot(request))
+def create_screenshot(
+    request: Annotated[ScreenshotRequest, Body()],
+    wait: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds (0-25) to wait for the result: 200 with the finished job (or, with "
+            "Accept: image/*, the image itself) if it finishes in time, else 202 as usual. "
+            "Prefer: wait=N does the same.",
+        ),
+    ] = None,
+):  # unannotated on purpose: Powertools would serialize image bytes as JSON text
+    accepted = once_per_idempotency_key("screenshots.create", lambda: _accept_screenshot(request))
+    seconds, preferred = requested_wait(wait, (app.current_event.headers or {}).get("Prefer"))
+    if seconds <= 0 or accepted.status_code != HTTPStatus.ACCEPTED.value:
+        return accepted
+    return _finished_or_accepted(accepted, seconds, preferred)
+
+
+def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool) -> Response[Any]:
+    """A synchronous answer: watch the job (the capture runs where it always runs) for up to `seconds`."""
+    services = get_services()
+    job_id = str(accepted.body["jobId"])  # type: ignore[index]
+    budget = app.lambda_context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS
+    job = wait_for_job(tenant_of(app), job_id, services.jobs, min(seconds, budget))
+    applied = {"Preference-Applied": f"wait={seconds}"} if preferred else {}
+    if not job.status.is_terminal:
+        accepted.headers.update(applied)
+        return accepted
+    headers = {"Location": f"/v1/screenshots/{job_id}", **applied}
+    content_type = CONTENT_TYPES[job.options.format]
+    if job.image_key and wants_bytes((app.current_event.headers or {}).get("Accept"), content_type):
+        data = services.images.get_if_smaller(job.image_key, MAX_INLINE_IMAGE_BYTES)
+        if data is None:  # too large for a Lambda response: send the caller to the download link instead
+            link = services.images.download_url(job.image_key, services.settings.download_url_ttl_seconds)
+            return Response(status_code=HTTPStatus.SEE_OTHER.value, body=None, headers={**headers, "Location": link})
+        return Response(
+            status_code=HTTPStatus.OK.value,
+            content_type=content_type,
+            body=data,
+            headers={**headers, "X-Job-Id": job_id},
+        )
+    view = job_view(job, services.images, services.settings.download_url_ttl_seconds)
+    return Response(
+        status_code=HTTPStatus.OK.value, content_type=content_types.APPLICATION_JSON, body=view, headers=headers
+    )
 
 
 def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:

@@ -425,3 +425,7 @@ def test_capture_image_and_requirements_pin_the_same_playwright() -> None:
     pin = re.search(r"^playwright==(\S+)$", (capture / "requirements.txt").read_text(), re.M)
     assert base and pin and base.group(1) == pin.group(1)
     assert "SHOTWIRE_CHROMIUM_ARGS=" in (capture / "Dockerfile").read_text()
+
+
+def test_the_api_passes_images_through_as_binary(template: Template) -> None:
+    template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["image/*", "application/pdf"]})

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -74,6 +77,51 @@ class JobRemover(Protocol):
 
 class ImageRemover(Protocol):
     def delete(self, key: str) -> None: ...
+
+
+MAX_WAIT_SECONDS = 25  # fits inside API Gateway's 29 s integration timeout with room to answer
+WAIT_POLL_SECONDS = 0.2
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
+
+
+def requested_wait(query_wait: int | None, prefer_header: str | None) -> tuple[int, bool]:
+    """Seconds to wait for the result, and whether it came from `Prefer: wait=N` (RFC 7240). An explicit
+    `?wait=` is validated by the route (0-25); a preference above the limit is honoured up to it."""
+    if query_wait is not None:
+        return query_wait, False
+    match = _PREFER_WAIT.search(prefer_header or "")
+    if match is None:
+        return 0, False
+    return min(int(match.group(1)), MAX_WAIT_SECONDS), True
+
+
+def wants_bytes(accept: str | None, content_type: str) -> bool:
+    """Whether the caller asked for the image itself: an Accept that names its type or `image/*`
+    (a bare `*/*`, curl's default, keeps the JSON answer)."""
+    for media_range in (accept or "").split(","):
+        media = media_range.split(";", 1)[0].strip().lower()
+        if media == content_type or (media == "image/*" and content_type.startswith("image/")):
+            return True
+    return False
+
+
+def wait_for_job(
+    tenant_id: str,
+    job_id: str,
+    jobs: JobReader,
+    seconds: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Job:
+    """The job once it has finished, or as it stands when `seconds` have passed. The capture runs where it
+    always does (the queue and the capture function); this only watches the job record."""
+    deadline = clock() + seconds
+    while True:
+        job = get_job(tenant_id, job_id, jobs)
+        if job.status.is_terminal or clock() + WAIT_POLL_SECONDS > deadline:
+            return job
+        sleep(WAIT_POLL_SECONDS)
 
 
 def encode_cursor(job_id: str) -> str:

@@ -139,6 +139,8 @@ def _navigation_error(error: PlaywrightError, url: str, blocked: list[str]) -> E
         return CaptureError(ErrorCode.DNS_ERROR, f"could not resolve the host of {url} ({name})")
     if name.startswith(_CONNECTION_ERRORS):
         return CaptureError(ErrorCode.CONNECTION_ERROR, f"could not load {url} ({name})")
+    if name == "ERR_HTTP_RESPONSE_CODE_FAILURE":  # an error status with an empty body: Chromium has no page
+        return CaptureError(ErrorCode.HTTP_ERROR, f"{url} answered an HTTP error status with an empty body")
     if "Download is starting" in text or name == "ERR_ABORTED":
         return CaptureError(ErrorCode.RENDER_ERROR, f"{url} did not load as a page (a download or an aborted load)")
     return CaptureError(ErrorCode.RENDER_ERROR, f"could not load {url}: {_first_line(error)}")

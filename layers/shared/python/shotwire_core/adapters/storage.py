@@ -12,6 +12,16 @@ class ImageStore:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         client("s3").put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
+    def get_if_smaller(self, key: str, max_bytes: int) -> bytes | None:
+        """The object's bytes, or None when it is larger than `max_bytes` (not downloaded then)."""
+        response = client("s3").get_object(Bucket=self.bucket, Key=key)
+        body = response["Body"]
+        if int(response["ContentLength"]) > max_bytes:
+            body.close()
+            return None
+        data: bytes = body.read()
+        return data
+
     def delete(self, key: str) -> None:
         client("s3").delete_object(Bucket=self.bucket, Key=key)
 
