@@ -11,16 +11,20 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shotwire_core.errors import JobNotFoundError
 from shotwire_core.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from shotwire_core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shotwire_core.idempotency import run_once
 from shotwire_core.jobs import (
     MAX_WAIT_SECONDS,
     authenticate,
+    capture_id,
+    capture_view,
     check_webhook_url,
     delete_job,
     delivery_view,
     get_job,
+    job_id_of_capture,
     job_view,
     list_jobs,
     requested_wait,
@@ -28,7 +32,14 @@ from shotwire_core.jobs import (
     wait_for_job,
     wants_bytes,
 )
-from shotwire_core.models import CONTENT_TYPES, JobStatus, ScreenshotRequest, SecretRotationRequest, WebhookTestRequest
+from shotwire_core.models import (
+    CONTENT_TYPES,
+    CaptureRequest,
+    JobStatus,
+    ScreenshotRequest,
+    SecretRotationRequest,
+    WebhookTestRequest,
+)
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
@@ -151,6 +162,46 @@ def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:
         body={"jobId": job.job_id, "status": job.status.value, "createdAt": job.created_at},
         headers={"Location": f"/v1/screenshots/{job.job_id}"},
     )
+
+
+@app.post("/v1/capture")
+def create_capture(request: Annotated[CaptureRequest, Body()]) -> Response[Any]:
+    """The capture-style face: same jobs, queue and capture function; its own request and webhook shapes."""
+    return once_per_idempotency_key("capture.create", lambda: _accept_capture(request))
+
+
+def _accept_capture(request: CaptureRequest) -> Response[Any]:
+    services = get_services()
+    job = submit_screenshot(
+        tenant_of(app),
+        request.as_screenshot_request(),
+        jobs=services.jobs,
+        capture_queue=services.capture_queue,
+        allow_private=services.settings.allow_private_networks,
+        retention_days=services.settings.retention_days,
+        allowed_hosts=services.settings.allowed_hosts,
+        default_timeout_ms=services.settings.capture_timeout_ms,
+        face="capture",
+    )
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value,
+        content_type=content_types.APPLICATION_JSON,
+        body={"status": "accepted", "capture_id": capture_id(job.job_id)},
+        headers={"Location": f"/v1/capture/{capture_id(job.job_id)}"},
+    )
+
+
+@app.get("/v1/capture/<capture>")
+def read_capture(capture: str) -> dict[str, Any]:
+    services = get_services()
+    try:
+        job = get_job(tenant_of(app), job_id_of_capture(capture), services.jobs)
+    except JobNotFoundError as error:
+        raise JobNotFoundError(capture[:64]) from error  # name what the caller asked for
+    link = None
+    if job.image_key and job.status is JobStatus.COMPLETED:
+        link = services.images.download_url(job.image_key, services.settings.download_url_ttl_seconds)
+    return capture_view(job, link)
 
 
 @app.get("/v1/screenshots")

@@ -24,6 +24,7 @@ from shotwire_core.models import (
     CaptureMessage,
     ErrorCode,
     Job,
+    JobFace,
     JobStatus,
     ScreenshotRequest,
     WebhookStatus,
@@ -209,11 +210,13 @@ def submit_screenshot(
     retention_days: int,
     allowed_hosts: frozenset[str] = frozenset(),
     default_timeout_ms: int = 30_000,
+    face: JobFace = "screenshots",
 ) -> Job:
     """Record the job as queued, then hand it to the capture queue."""
     _check_destination(request.url, "url", allow_private, allowed_hosts)
     if request.webhook_url is not None:
-        check_webhook_url(request.webhook_url, "webhookUrl", allow_private, allowed_hosts)
+        field = "callback_url" if face == "capture" else "webhookUrl"
+        check_webhook_url(request.webhook_url, field, allow_private, allowed_hosts)
     now = utc_now()
     job = Job(
         tenant_id=tenant_id,
@@ -223,6 +226,7 @@ def submit_screenshot(
         webhook_url=request.webhook_url,
         metadata=request.metadata,
         external_id=request.external_id,
+        face=face,
         webhook_status=WebhookStatus.PENDING if request.webhook_url else None,
         created_at=iso(now),
         updated_at=iso(now),
@@ -300,6 +304,8 @@ def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
 
 def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
     """The webhook contract, in the field order receivers of the existing services see, then metadata."""
+    if job.face == "capture":
+        return capture_view(job, screenshot_url)
     body: dict[str, Any] = {"jobId": job.job_id, "status": job.status.value}
     if job.status is JobStatus.COMPLETED:
         body["screenshotUrl"] = screenshot_url
@@ -320,6 +326,42 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
         body["errorCode"] = (job.error_code or ErrorCode.INTERNAL_ERROR).value
     body.update(_caller_fields(job))
     return body
+
+
+CAPTURE_ID_PREFIX = "cap_"
+_CAPTURE_STATUS = {
+    JobStatus.QUEUED: "accepted",
+    JobStatus.PROCESSING: "processing",
+    JobStatus.COMPLETED: "success",
+    JobStatus.FAILED: "failed",
+}
+
+
+def capture_id(job_id: str) -> str:
+    return CAPTURE_ID_PREFIX + job_id.removeprefix("job_")
+
+
+def job_id_of_capture(capture: str) -> str:
+    """The job behind a capture id; anything else maps to an id that cannot exist (a 404, not a 500)."""
+    return "job_" + capture.removeprefix(CAPTURE_ID_PREFIX) if capture.startswith(CAPTURE_ID_PREFIX) else capture[:64]
+
+
+def capture_view(job: Job, image_url: str | None) -> dict[str, Any]:
+    """The capture-style face of a job: the webhook body of `POST /v1/capture` jobs and `GET /v1/capture/{id}`."""
+    view: dict[str, Any] = {"capture_id": capture_id(job.job_id), "status": _CAPTURE_STATUS[job.status]}
+    if job.status is JobStatus.COMPLETED:
+        view["image"] = image_url
+    view.update(
+        {
+            "width": job.result_width,
+            "height": job.result_height,
+            "format": job.options.format,
+            "captured_at": (job.completed_at or job.updated_at) if job.status.is_terminal else None,
+        }
+    )
+    if job.status is JobStatus.FAILED:
+        view["error"] = job.error or "capture failed"
+    return {key: value for key, value in view.items() if value is not None or key == "captured_at"}
 
 
 def _caller_fields(job: Job) -> dict[str, Any]:

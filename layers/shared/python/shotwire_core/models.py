@@ -383,6 +383,47 @@ class WebhookAttempt(BaseModel):
     next_attempt_at: str | None = Field(default=None, alias="nextAttemptAt")
 
 
+class CaptureRequest(BaseModel):
+    """Body of `POST /v1/capture`: the capture-style face (snake_case, as clients of such services send it).
+
+    It is converted to a ScreenshotRequest: the same job, queue and capture function as every other job.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="The page to capture (http or https).")
+    width: Dimension | None = Field(default=None, description=f"Viewport width in CSS px, 1-{MAX_VIEWPORT}.")
+    height: Dimension | None = Field(default=None, description=f"Viewport height in CSS px, 1-{MAX_VIEWPORT}.")
+    fullpage: StrictBool = Field(default=False, description="Capture the whole scrollable page.")
+    format: Literal["png", "jpeg", "jpg", "webp", "pdf"] = Field(default="png", description="jpg means jpeg.")
+    callback_url: str | None = Field(default=None, description="Where to POST the signed result (optional).")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _page_url(cls, value: object) -> str:
+        return _http_url(value, "url")
+
+    @field_validator("callback_url", mode="before")
+    @classmethod
+    def _callback_url(cls, value: object) -> str | None:
+        return None if value is None else _http_url(value, "callback_url")
+
+    def as_screenshot_request(self) -> ScreenshotRequest:
+        return ScreenshotRequest.model_validate(
+            {
+                "url": self.url,
+                "width": self.width,
+                "height": self.height,
+                "fullPage": self.fullpage,
+                "format": "jpeg" if self.format == "jpg" else self.format,
+                "webhookUrl": self.callback_url,
+            }
+        )
+
+
+JobFace = Literal["screenshots", "capture"]
+
+
 class Job(BaseModel):
     """A screenshot job as stored in the jobs table (camelCase attributes)."""
 
@@ -395,6 +436,8 @@ class Job(BaseModel):
     webhook_url: str | None = Field(default=None, alias="webhookUrl")
     metadata: dict[str, Any] | None = None
     external_id: str | None = Field(default=None, alias="externalId")
+    # Which API the job came in through; its webhook speaks that API's shape.
+    face: JobFace = "screenshots"
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     started_at: str | None = Field(default=None, alias="startedAt")
