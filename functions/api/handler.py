@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shotwire_core.batches import batch_view, get_batch, submit_batch
 from shotwire_core.errors import JobNotFoundError
 from shotwire_core.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from shotwire_core.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -34,6 +35,7 @@ from shotwire_core.jobs import (
 )
 from shotwire_core.models import (
     CONTENT_TYPES,
+    BatchRequest,
     CaptureRequest,
     JobStatus,
     ScreenshotRequest,
@@ -202,6 +204,41 @@ def read_capture(capture: str) -> dict[str, Any]:
     if job.image_key and job.status is JobStatus.COMPLETED:
         link = services.images.download_url(job.image_key, services.settings.download_url_ttl_seconds)
     return capture_view(job, link)
+
+
+@app.post("/v1/batches")
+def create_batch(request: Annotated[BatchRequest, Body()]) -> Response[Any]:
+    return once_per_idempotency_key("batches.create", lambda: _accept_batch(request))
+
+
+def _accept_batch(request: BatchRequest) -> Response[Any]:
+    services = get_services()
+    record, members = submit_batch(
+        tenant_of(app),
+        request,
+        jobs=services.jobs,
+        capture_queue=services.capture_queue,
+        allow_private=services.settings.allow_private_networks,
+        retention_days=services.settings.retention_days,
+        allowed_hosts=services.settings.allowed_hosts,
+        default_timeout_ms=services.settings.capture_timeout_ms,
+    )
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value,
+        content_type=content_types.APPLICATION_JSON,
+        body={"batchId": record.job_id, "status": "processing", "jobIds": [job.job_id for job in members]},
+        headers={"Location": f"/v1/batches/{record.job_id}"},
+    )
+
+
+@app.get("/v1/batches/<batch_id>")
+def read_batch(batch_id: str) -> dict[str, Any]:
+    services = get_services()
+    tenant_id = tenant_of(app)
+    record = get_batch(tenant_id, batch_id, services.jobs)
+    low, high = record.batch_range or ["", ""]
+    members = services.jobs.member_ids(tenant_id, record.job_id, (low, high))
+    return batch_view(record, services.jobs.statuses(tenant_id, members), members)
 
 
 @app.get("/v1/screenshots")

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shotwire_core.batches import settle_member
 from shotwire_core.delivery import deliver, handle_retry
 from shotwire_core.models import OutcomeDetail, RetryMessage, WebhookStatus
 from shotwire_core.observability import logger, metrics, tracer
@@ -68,5 +69,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             context=context,
         )
     outcome = parse(event=event, model=OutcomeEvent)  # the bus rule: first attempt
-    deliver_attempt(outcome.detail.tenant_id, outcome.detail.job_id, 1, 1)
+    tenant_id, job_id = outcome.detail.tenant_id, outcome.detail.job_id
+    deliver_attempt(tenant_id, job_id, 1, 1)
+    settle_member(
+        tenant_id, job_id, jobs=get_services().jobs, deliver_batch_webhook=lambda t, b: deliver_attempt(t, b, 1, 1)
+    )
     return None

@@ -213,24 +213,14 @@ def submit_screenshot(
     face: JobFace = "screenshots",
 ) -> Job:
     """Record the job as queued, then hand it to the capture queue."""
-    _check_destination(request.url, "url", allow_private, allowed_hosts)
-    if request.webhook_url is not None:
-        field = "callback_url" if face == "capture" else "webhookUrl"
-        check_webhook_url(request.webhook_url, field, allow_private, allowed_hosts)
-    now = utc_now()
-    job = Job(
-        tenant_id=tenant_id,
-        job_id=new_job_id(int(now.timestamp() * 1000)),
-        status=JobStatus.QUEUED,
-        options=request.capture_options(default_timeout_ms),
-        webhook_url=request.webhook_url,
-        metadata=request.metadata,
-        external_id=request.external_id,
+    job = new_job(
+        tenant_id,
+        request,
+        allow_private=allow_private,
+        retention_days=retention_days,
+        allowed_hosts=allowed_hosts,
+        default_timeout_ms=default_timeout_ms,
         face=face,
-        webhook_status=WebhookStatus.PENDING if request.webhook_url else None,
-        created_at=iso(now),
-        updated_at=iso(now),
-        expires_at=int((now + timedelta(days=retention_days)).timestamp()),
     )
     jobs.create(job)
     try:
@@ -242,6 +232,41 @@ def submit_screenshot(
     metrics.add_metric(name="ScreenshotsSubmitted", unit="Count", value=1)
     logger.info("job queued", extra={"job_id": job.job_id, "tenant_id": tenant_id})
     return job
+
+
+def new_job(
+    tenant_id: str,
+    request: ScreenshotRequest,
+    *,
+    allow_private: bool,
+    retention_days: int,
+    allowed_hosts: frozenset[str] = frozenset(),
+    default_timeout_ms: int = 30_000,
+    face: JobFace = "screenshots",
+    batch_id: str | None = None,
+    field_prefix: str = "",
+) -> Job:
+    """A queued job for a request, after the checks the model alone cannot make (SSRF, https)."""
+    _check_destination(request.url, f"{field_prefix}url", allow_private, allowed_hosts)
+    if request.webhook_url is not None:
+        field = "callback_url" if face == "capture" else "webhookUrl"
+        check_webhook_url(request.webhook_url, f"{field_prefix}{field}", allow_private, allowed_hosts)
+    now = utc_now()
+    return Job(
+        tenant_id=tenant_id,
+        job_id=new_job_id(int(now.timestamp() * 1000)),
+        status=JobStatus.QUEUED,
+        options=request.capture_options(default_timeout_ms),
+        webhook_url=request.webhook_url,
+        metadata=request.metadata,
+        external_id=request.external_id,
+        face=face,
+        batch_id=batch_id,
+        webhook_status=WebhookStatus.PENDING if request.webhook_url else None,
+        created_at=iso(now),
+        updated_at=iso(now),
+        expires_at=int((now + timedelta(days=retention_days)).timestamp()),
+    )
 
 
 def get_job(tenant_id: str, job_id: str, jobs: JobReader) -> Job:
@@ -284,6 +309,7 @@ def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
         "startedAt": job.started_at,
         "completedAt": job.completed_at,
         "request": job.options.echo(),
+        "batchId": job.batch_id,
         **_caller_fields(job),
     }
     if job.status is JobStatus.COMPLETED and job.image_key:
@@ -306,6 +332,8 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
     """The webhook contract, in the field order receivers of the existing services see, then metadata."""
     if job.face == "capture":
         return capture_view(job, screenshot_url)
+    if job.face == "batch":
+        return batch_completed_body(job)
     body: dict[str, Any] = {"jobId": job.job_id, "status": job.status.value}
     if job.status is JobStatus.COMPLETED:
         body["screenshotUrl"] = screenshot_url
@@ -326,6 +354,19 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
         body["errorCode"] = (job.error_code or ErrorCode.INTERNAL_ERROR).value
     body.update(_caller_fields(job))
     return body
+
+
+def batch_completed_body(record: Job) -> dict[str, Any]:
+    """The `batch.completed` webhook of a batch record (see shotwire_core.batches)."""
+    return {
+        "type": "batch.completed",
+        "batchId": record.job_id,
+        "status": "completed",
+        "total": record.batch_total,
+        "counts": record.batch_counts or {},
+        "createdAt": record.created_at,
+        "completedAt": record.completed_at,
+    }
 
 
 CAPTURE_ID_PREFIX = "cap_"

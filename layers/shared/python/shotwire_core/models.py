@@ -421,7 +421,26 @@ class CaptureRequest(BaseModel):
         )
 
 
-JobFace = Literal["screenshots", "capture"]
+# "batch": the record of a batch (see shotwire_core.batches), which ends with the batch.completed webhook.
+JobFace = Literal["screenshots", "capture", "batch"]
+
+MAX_BATCH_ITEMS = 1000
+
+
+class BatchRequest(BaseModel):
+    """Body of `POST /v1/batches`: up to 1,000 captures sharing defaults (one webhookUrl included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[str | dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="Each a URL, or a full screenshot request (its fields override the defaults).",
+    )
+    defaults: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Screenshot request fields every item starts from; its webhookUrl also gets batch.completed.",
+    )
 
 
 class Job(BaseModel):
@@ -438,6 +457,12 @@ class Job(BaseModel):
     external_id: str | None = Field(default=None, alias="externalId")
     # Which API the job came in through; its webhook speaks that API's shape.
     face: JobFace = "screenshots"
+    # Members carry their batch's id; the batch record carries its size and, once done, its counts.
+    batch_id: str | None = Field(default=None, alias="batchId")
+    batch_total: int | None = Field(default=None, alias="batchTotal")
+    batch_counts: dict[str, int] | None = Field(default=None, alias="batchCounts")
+    # The lowest and highest member job id: members are found by a key range, not a partition scan.
+    batch_range: list[str] | None = Field(default=None, alias="batchRange")
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     started_at: str | None = Field(default=None, alias="startedAt")

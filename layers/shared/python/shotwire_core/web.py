@@ -22,6 +22,7 @@ from shotwire_core.errors import (
     FieldProblem,
     InvalidRequestError,
     JobNotFoundError,
+    problem_from_pydantic,
 )
 from shotwire_core.observability import logger
 
@@ -61,29 +62,6 @@ def bearer_key(headers: dict[str, str]) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return lowered.get("x-api-key", "").strip() or None
-
-
-def _problem_from_pydantic(error: dict[str, Any]) -> FieldProblem:
-    """One pydantic error as `{field, rule, message}`, the message reading "<field> must ..."."""
-    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
-    rule = str(error.get("type", "invalid"))
-    if rule == "json_invalid":
-        detail = (error.get("ctx") or {}).get("error", "")
-        position = next((part for part in error.get("loc", ()) if isinstance(part, int)), None)
-        where = f" at character {position}" if position is not None else ""
-        return FieldProblem("body", rule, f"body is not valid JSON: {detail}{where}".replace(" at at ", " at "))
-    field = ".".join(loc) if loc else "body"
-    message = str(error.get("msg", "is invalid"))
-    if rule == "missing":
-        return FieldProblem(field, rule, f"{field} is required")
-    if rule == "extra_forbidden":
-        return FieldProblem(field, rule, f"{field} is not a known field")
-    if rule == "model_attributes_type":
-        return FieldProblem(field, rule, f"{field} must be a JSON object")
-    if message.startswith(f"{field} "):  # our own validators already name the field
-        return FieldProblem(field, rule, message)
-    message = message.removeprefix("Input should be ").removeprefix("Value error, ")
-    return FieldProblem(field, rule, f"{field} must be {message}")
 
 
 def _validation_response(problems: list[FieldProblem]) -> Response:
@@ -175,7 +153,7 @@ def install_edge(
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
-        return _validation_response([_problem_from_pydantic(dict(e)) for e in error.errors()])
+        return _validation_response([problem_from_pydantic(dict(e)) for e in error.errors()])
 
     @app.exception_handler(InvalidRequestError)
     def _rejected(error: InvalidRequestError) -> Response:

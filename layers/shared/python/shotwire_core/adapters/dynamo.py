@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shotwire_core.adapters.aws import client
+from shotwire_core.batches import BatchProgress
 from shotwire_core.circuit import HostHealth, SlotLease
 from shotwire_core.errors import StaleJobError
 from shotwire_core.ids import webhook_message_id
@@ -17,6 +19,10 @@ from shotwire_core.models import ApiKeyRecord, Job, JobStatus, Tenant, WebhookAt
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+# Bulk writes in flight at once (a 1,000-job batch is 40 BatchWriteItem requests).
+BULK_WORKERS = 8
 
 
 def _decimals(value: Any) -> Any:
@@ -113,6 +119,96 @@ class JobTable:
             if len(found) == limit:
                 return found, True
             query["ExclusiveStartKey"] = last
+
+    def create_many(self, jobs: list[Job]) -> None:
+        """Write new jobs 25 to a request (BatchWriteItem), several requests at once, retrying what DynamoDB
+        left unprocessed."""
+        chunks = [jobs[start : start + 25] for start in range(0, len(jobs), 25)]
+        with ThreadPoolExecutor(max_workers=BULK_WORKERS) as pool:
+            list(pool.map(self._write_chunk, chunks))
+
+    def _write_chunk(self, jobs: list[Job]) -> None:
+        pending: dict[str, Any] = {self.table_name: [{"PutRequest": {"Item": _to_ddb(job.to_item())}} for job in jobs]}
+        for attempt in range(8):
+            unprocessed = self._ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not unprocessed:
+                return
+            pending = unprocessed
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise RuntimeError(f"DynamoDB left {len(pending[self.table_name])} job writes unprocessed")
+
+    def count_batch_member(self, tenant_id: str, batch_id: str, job_id: str, completed: bool) -> BatchProgress:
+        """Add a finished member to its batch's completed or failed set (adding twice changes nothing)."""
+        attribute = "batchCompleted" if completed else "batchFailed"
+        response = self._ddb.update_item(
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": tenant_id, "jobId": batch_id}),
+            UpdateExpression=f"ADD {attribute} :member",
+            ConditionExpression="attribute_exists(jobId)",
+            ExpressionAttributeValues={":member": {"SS": [job_id]}},
+            ReturnValues="ALL_NEW",
+        )
+        record = response["Attributes"]
+        return BatchProgress(
+            total=int(record["batchTotal"]["N"]),
+            completed=len(record.get("batchCompleted", {}).get("SS", [])),
+            failed=len(record.get("batchFailed", {}).get("SS", [])),
+        )
+
+    def finish_batch(self, tenant_id: str, batch_id: str, now: str, counts: dict[str, int]) -> bool:
+        """processing -> completed, once; False when another event got there first."""
+        try:
+            self._update(
+                tenant_id,
+                batch_id,
+                {"status": JobStatus.COMPLETED.value, "completedAt": now, "updatedAt": now, "batchCounts": counts},
+                condition="#status = :processing",
+                condition_values={":processing": JobStatus.PROCESSING.value},
+            )
+        except StaleJobError:
+            return False
+        return True
+
+    def statuses(self, tenant_id: str, job_ids: list[str]) -> dict[str, str]:
+        """job id -> status, read 100 at a time (BatchGetItem)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(job_ids), 100):
+            keys = [_to_ddb({"tenantId": tenant_id, "jobId": job_id}) for job_id in job_ids[start : start + 100]]
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": keys,
+                    "ProjectionExpression": "jobId, #status",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._ddb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    found[item["jobId"]["S"]] = item["status"]["S"]
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def member_ids(self, tenant_id: str, batch_id: str, id_range: tuple[str, str]) -> list[str]:
+        """A batch's jobs in id order, read from the key range they were created in (job ids sort by
+        creation time, so only jobs created during the batch's own submission are read besides them)."""
+        ids: list[str] = []
+        low, high = id_range
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "tenantId = :tenant AND jobId BETWEEN :low AND :high",
+            "FilterExpression": "batchId = :batch",
+            "ProjectionExpression": "jobId",
+            "ExpressionAttributeValues": _values(
+                {":tenant": tenant_id, ":low": low, ":high": high, ":batch": batch_id}
+            ),
+        }
+        while True:
+            response = self._ddb.query(**query)
+            ids += [item["jobId"]["S"] for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return ids
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete(self, tenant_id: str, job_id: str) -> None:
         self._ddb.delete_item(TableName=self.table_name, Key=_to_ddb({"tenantId": tenant_id, "jobId": job_id}))

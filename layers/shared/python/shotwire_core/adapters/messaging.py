@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shotwire_core.adapters.aws import client
@@ -17,6 +18,27 @@ class Queue:
         client("sqs").send_message(
             QueueUrl=self.url, MessageBody=json.dumps(body, separators=(",", ":")), DelaySeconds=delay_seconds
         )
+
+    def send_many(self, bodies: list[dict[str, Any]]) -> None:
+        """Send 10 to a request (SendMessageBatch), several requests at once, resending failed entries."""
+        chunks = [bodies[start : start + 10] for start in range(0, len(bodies), 10)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(self._send_chunk, chunks))
+
+    def _send_chunk(self, bodies: list[dict[str, Any]]) -> None:
+        entries = [
+            {"Id": str(index), "MessageBody": json.dumps(body, separators=(",", ":"))}
+            for index, body in enumerate(bodies)
+        ]
+        for _ in range(5):
+            failed = client("sqs").send_message_batch(QueueUrl=self.url, Entries=entries).get("Failed") or []
+            if not failed:
+                return
+            retry_ids = {entry["Id"] for entry in failed if not entry.get("SenderFault")}
+            if len(retry_ids) < len(failed):
+                raise RuntimeError(f"SQS refused batch entries: {failed}")
+            entries = [entry for entry in entries if entry["Id"] in retry_ids]
+        raise RuntimeError(f"SQS kept failing {len(entries)} batch entries")
 
     def receive(self, max_messages: int = 10, visibility_timeout: int = 60) -> list[tuple[str, str, str]]:
         """Up to `max_messages` visible messages as (message id, receipt handle, body), without waiting."""

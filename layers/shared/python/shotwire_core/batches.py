@@ -1,0 +1,195 @@
+"""Batches: up to 1,000 captures in one request, each an ordinary job, and one `batch.completed` webhook.
+
+The batch itself is a record in the jobs table (id `bat_…`, face "batch") that goes through the same
+delivery machinery as a job: when the last member ends, the record is marked completed and its webhook
+is delivered, signed, retried and parked like any other. Members are counted into two sets on the
+record, so an outcome event seen twice (at-least-once) is counted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from shotwire_core.clock import iso, now_iso, utc_now
+from shotwire_core.errors import FieldProblem, InvalidRequestError, JobNotFoundError, problem_from_pydantic
+from shotwire_core.ids import new_job_id
+from shotwire_core.jobs import new_job
+from shotwire_core.models import (
+    BatchRequest,
+    CaptureMessage,
+    Job,
+    JobStatus,
+    ScreenshotRequest,
+    WebhookStatus,
+)
+from shotwire_core.observability import logger, metrics
+
+BATCH_PREFIX = "bat_"
+# A body naming 1,000 bad items helps nobody: the first ones show the pattern.
+MAX_PROBLEMS_REPORTED = 50
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    total: int
+    completed: int
+    failed: int
+
+    @property
+    def finished(self) -> bool:
+        return self.completed + self.failed >= self.total
+
+
+class BatchStore(Protocol):
+    def create(self, job: Job) -> None: ...
+    def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+    def create_many(self, jobs: list[Job]) -> None: ...
+    def count_batch_member(self, tenant_id: str, batch_id: str, job_id: str, completed: bool) -> BatchProgress: ...
+    def finish_batch(self, tenant_id: str, batch_id: str, now: str, counts: dict[str, int]) -> bool: ...
+    def statuses(self, tenant_id: str, job_ids: list[str]) -> dict[str, str]: ...
+    def member_ids(self, tenant_id: str, batch_id: str, id_range: tuple[str, str]) -> list[str]: ...
+
+
+class BulkSender(Protocol):
+    def send_many(self, bodies: list[dict[str, Any]]) -> None: ...
+
+
+def is_batch_id(value: str) -> bool:
+    return value.startswith(BATCH_PREFIX) and len(value) == len(BATCH_PREFIX) + 26 and value[4:].isalnum()
+
+
+def expand(request: BatchRequest) -> list[ScreenshotRequest]:
+    """Each item merged over the defaults and validated as a screenshot request; every problem named by
+    where it is (`defaults.format`, `items[3].url`)."""
+    problems: list[FieldProblem] = []
+    try:  # the defaults alone, so a bad default is reported once rather than once per item
+        ScreenshotRequest.model_validate({"url": "https://example.com/", **request.defaults})
+    except ValidationError as error:
+        problems += [problem_from_pydantic(dict(e), "defaults.") for e in error.errors()]
+    if problems:
+        raise InvalidRequestError(problems[:MAX_PROBLEMS_REPORTED])
+    expanded: list[ScreenshotRequest] = []
+    for index, item in enumerate(request.items):
+        fields = {"url": item} if isinstance(item, str) else item
+        try:
+            expanded.append(ScreenshotRequest.model_validate({**request.defaults, **fields}))
+        except ValidationError as error:
+            problems += [problem_from_pydantic(dict(e), f"items[{index}].") for e in error.errors()]
+    if problems:
+        raise InvalidRequestError(problems[:MAX_PROBLEMS_REPORTED])
+    return expanded
+
+
+def submit_batch(
+    tenant_id: str,
+    request: BatchRequest,
+    *,
+    jobs: BatchStore,
+    capture_queue: BulkSender,
+    allow_private: bool,
+    retention_days: int,
+    allowed_hosts: frozenset[str] = frozenset(),
+    default_timeout_ms: int = 30_000,
+) -> tuple[Job, list[Job]]:
+    """Record the batch, then its jobs, then queue them (bulk writes and sends: a 1,000-item batch is a few
+    dozen calls)."""
+    requests = expand(request)
+    now = utc_now()
+    batch_id = BATCH_PREFIX + new_job_id(int(now.timestamp() * 1000)).removeprefix("job_")
+    members = [
+        new_job(
+            tenant_id,
+            item,
+            allow_private=allow_private,
+            retention_days=retention_days,
+            allowed_hosts=allowed_hosts,
+            default_timeout_ms=default_timeout_ms,
+            batch_id=batch_id,
+            field_prefix=f"items[{index}].",
+        )
+        for index, item in enumerate(requests)
+    ]
+    webhook_url = request.defaults.get("webhookUrl")
+    record = members[0].model_copy(
+        update={
+            "job_id": batch_id,
+            "status": JobStatus.PROCESSING,
+            "face": "batch",
+            "batch_id": batch_id,
+            "batch_total": len(members),
+            "batch_range": [min(job.job_id for job in members), max(job.job_id for job in members)],
+            "webhook_url": webhook_url,
+            "webhook_status": WebhookStatus.PENDING if webhook_url else None,
+            "metadata": None,
+            "external_id": None,
+            "created_at": iso(now),
+            "updated_at": iso(now),
+        }
+    )
+    jobs.create(record)
+    jobs.create_many(members)
+    capture_queue.send_many([CaptureMessage(tenant_id=tenant_id, job_id=job.job_id).model_dump() for job in members])
+    metrics.add_metric(name="ScreenshotsSubmitted", unit="Count", value=len(members))
+    logger.info("batch queued", extra={"batch_id": batch_id, "jobs": len(members), "tenant_id": tenant_id})
+    return record, members
+
+
+def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> dict[str, Any]:
+    """`GET /v1/batches/{id}`: counts by status and each job's status."""
+    counts = {status.value: 0 for status in JobStatus}
+    for job_id in member_ids:
+        counts[statuses.get(job_id, JobStatus.QUEUED.value)] += 1
+    view: dict[str, Any] = {
+        "batchId": record.job_id,
+        "status": "completed" if record.status is JobStatus.COMPLETED else "processing",
+        "total": record.batch_total,
+        "counts": counts,
+        "createdAt": record.created_at,
+        "completedAt": record.completed_at,
+        "jobs": [{"jobId": job_id, "status": statuses.get(job_id, JobStatus.QUEUED.value)} for job_id in member_ids],
+    }
+    if record.webhook_url:
+        view["webhook"] = {
+            "url": record.webhook_url,
+            "status": record.webhook_status.value if record.webhook_status else None,
+        }
+    return {key: value for key, value in view.items() if value is not None}
+
+
+def get_batch(tenant_id: str, batch_id: str, jobs: BatchStore) -> Job:
+    record = jobs.get(tenant_id, batch_id) if is_batch_id(batch_id) else None
+    if record is None or record.face != "batch":
+        raise JobNotFoundError(batch_id[:64])
+    return record
+
+
+def settle_member(
+    tenant_id: str,
+    job_id: str,
+    *,
+    jobs: BatchStore,
+    deliver_batch_webhook: Callable[[str, str], object],
+    now: Callable[[], str] = now_iso,
+) -> bool:
+    """Count a finished member into its batch; when it was the last, complete the batch and send its webhook.
+    True when this call completed the batch."""
+    job = jobs.get(tenant_id, job_id)
+    if job is None or job.batch_id is None or job.face == "batch" or not job.status.is_terminal:
+        return False
+    progress = jobs.count_batch_member(tenant_id, job.batch_id, job.job_id, job.status is JobStatus.COMPLETED)
+    if not progress.finished:
+        return False
+    counts = {"completed": progress.completed, "failed": progress.failed}
+    completed_now = jobs.finish_batch(tenant_id, job.batch_id, now(), counts)
+    record = jobs.get(tenant_id, job.batch_id)
+    # Also when another event completed it but died before its first attempt: deliveries share a webhook-id.
+    if record is not None and record.webhook_url and not record.webhook_attempts:
+        deliver_batch_webhook(tenant_id, job.batch_id)
+    if completed_now:
+        metrics.add_metric(name="BatchesCompleted", unit="Count", value=1)
+        logger.info("batch completed", extra={"batch_id": job.batch_id, **counts})
+    return completed_now
