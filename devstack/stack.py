@@ -138,12 +138,15 @@ class LocalStack:
 
     def _seed_dev_tenant(self) -> None:
         from shotwire_core.adapters.dynamo import KeyTable
+        from shotwire_core.models import TenantLimits
         from shotwire_core.settings import get_settings
         from shotwire_core.tenants import create_tenant
 
         create_tenant(
             KeyTable(get_settings().keys_table),
             "Local developer",
+            # Room for load tests and benches on one machine; tenants made with the admin CLI get the defaults.
+            TenantLimits(requests_per_second=1000, burst=2000, monthly_quota=10_000_000),
             tenant_id=DEV_TENANT_ID,
             webhook_secret=self.options.webhook_secret,
             api_key=self.options.api_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from shotwire_core.jobs import (
     wait_for_job,
     wants_bytes,
 )
+from shotwire_core.limits import captures_reserved, check_rate
 from shotwire_core.models import (
     CONTENT_TYPES,
     BatchRequest,
@@ -40,6 +42,7 @@ from shotwire_core.models import (
     JobStatus,
     ScreenshotRequest,
     SecretRotationRequest,
+    TenantLimits,
     WebhookTestRequest,
 )
 from shotwire_core.observability import logger, metrics, tracer
@@ -59,7 +62,19 @@ install_edge(
     authenticate=lambda key: authenticate(key, get_services().keys),
     public_paths=["/health"],
     optional_body_paths=["/v1/webhooks/secret/rotate"],
+    admit=lambda tenant_id: check_rate(tenant_id, tenant_limits(tenant_id), get_services().keys),
 )
+
+
+def tenant_limits(tenant_id: str) -> TenantLimits:
+    tenant = get_services().keys.get_tenant(tenant_id)
+    return tenant.limits if tenant is not None else TenantLimits()
+
+
+def quota(count: int) -> AbstractContextManager[None]:
+    """Count `count` new captures against the caller's monthly quota (given back if the request fails)."""
+    tenant_id = tenant_of(app)
+    return captures_reserved(tenant_id, count, tenant_limits(tenant_id), get_services().keys)
 
 
 def once_per_idempotency_key(endpoint: str, create: Callable[[], Response[Any]]) -> Response[Any]:
@@ -148,16 +163,17 @@ def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool
 
 def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:
     services = get_services()
-    job = submit_screenshot(
-        tenant_of(app),
-        request,
-        jobs=services.jobs,
-        capture_queue=services.capture_queue,
-        allow_private=services.settings.allow_private_networks,
-        retention_days=services.settings.retention_days,
-        allowed_hosts=services.settings.allowed_hosts,
-        default_timeout_ms=services.settings.capture_timeout_ms,
-    )
+    with quota(1):
+        job = submit_screenshot(
+            tenant_of(app),
+            request,
+            jobs=services.jobs,
+            capture_queue=services.capture_queue,
+            allow_private=services.settings.allow_private_networks,
+            retention_days=services.settings.retention_days,
+            allowed_hosts=services.settings.allowed_hosts,
+            default_timeout_ms=services.settings.capture_timeout_ms,
+        )
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,
         content_type=content_types.APPLICATION_JSON,
@@ -174,17 +190,18 @@ def create_capture(request: Annotated[CaptureRequest, Body()]) -> Response[Any]:
 
 def _accept_capture(request: CaptureRequest) -> Response[Any]:
     services = get_services()
-    job = submit_screenshot(
-        tenant_of(app),
-        request.as_screenshot_request(),
-        jobs=services.jobs,
-        capture_queue=services.capture_queue,
-        allow_private=services.settings.allow_private_networks,
-        retention_days=services.settings.retention_days,
-        allowed_hosts=services.settings.allowed_hosts,
-        default_timeout_ms=services.settings.capture_timeout_ms,
-        face="capture",
-    )
+    with quota(1):
+        job = submit_screenshot(
+            tenant_of(app),
+            request.as_screenshot_request(),
+            jobs=services.jobs,
+            capture_queue=services.capture_queue,
+            allow_private=services.settings.allow_private_networks,
+            retention_days=services.settings.retention_days,
+            allowed_hosts=services.settings.allowed_hosts,
+            default_timeout_ms=services.settings.capture_timeout_ms,
+            face="capture",
+        )
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,
         content_type=content_types.APPLICATION_JSON,
@@ -213,16 +230,17 @@ def create_batch(request: Annotated[BatchRequest, Body()]) -> Response[Any]:
 
 def _accept_batch(request: BatchRequest) -> Response[Any]:
     services = get_services()
-    record, members = submit_batch(
-        tenant_of(app),
-        request,
-        jobs=services.jobs,
-        capture_queue=services.capture_queue,
-        allow_private=services.settings.allow_private_networks,
-        retention_days=services.settings.retention_days,
-        allowed_hosts=services.settings.allowed_hosts,
-        default_timeout_ms=services.settings.capture_timeout_ms,
-    )
+    with quota(len(request.items)):
+        record, members = submit_batch(
+            tenant_of(app),
+            request,
+            jobs=services.jobs,
+            capture_queue=services.capture_queue,
+            allow_private=services.settings.allow_private_networks,
+            retention_days=services.settings.retention_days,
+            allowed_hosts=services.settings.allowed_hosts,
+            default_timeout_ms=services.settings.capture_timeout_ms,
+        )
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,
         content_type=content_types.APPLICATION_JSON,

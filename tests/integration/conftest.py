@@ -16,6 +16,7 @@ from devstack.runtime import load_function
 from shotwire_core.adapters import aws
 from shotwire_core.adapters.dynamo import KeyTable
 from shotwire_core.config import load_stack_config
+from shotwire_core.models import TenantLimits
 from shotwire_core.services import get_services
 from shotwire_core.settings import function_environment, get_settings
 from shotwire_core.tenants import create_tenant
@@ -23,6 +24,8 @@ from shotwire_core.tenants import create_tenant
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A = "sw_test_tenant_a_key_000001"
 KEY_B = "sw_test_tenant_b_key_000002"
+# Limits no test runs into unless it means to (tests/integration/test_limits.py sets its own).
+ROOMY = TenantLimits(requests_per_second=1000, burst=1000, monthly_quota=1_000_000)
 SECRET_A = "whsec_dGVuYW50LWEtc2VjcmV0LWtleS1ieXRlcw=="
 
 
@@ -66,7 +69,7 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> Iterator[
         _reset_caches()
         keys = KeyTable(config.keys_table)
         for tenant_id, key, secret in (("tenant-a", KEY_A, SECRET_A), ("tenant-b", KEY_B, SECRET_A)):
-            create_tenant(keys, tenant_id, tenant_id=tenant_id, webhook_secret=secret, api_key=key)
+            create_tenant(keys, tenant_id, ROOMY, tenant_id=tenant_id, webhook_secret=secret, api_key=key)
         yield Aws(resources, keys)
     _reset_caches()
 

@@ -24,6 +24,7 @@ from shotwire_core.errors import (
     JobNotFoundError,
     problem_from_pydantic,
 )
+from shotwire_core.limits import RateLimitedError
 from shotwire_core.observability import logger
 
 TENANT_CONTEXT_KEY = "tenant_id"
@@ -78,9 +79,11 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
         authenticate: Callable[[str | None], str],
         public_paths: Iterable[str],
         optional_body_paths: Iterable[str] = (),
+        admit: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self._authenticate = authenticate
+        self._admit = admit
         self._public_paths = frozenset(public_paths)
         self._optional_body_paths = frozenset(optional_body_paths)
 
@@ -89,6 +92,8 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
         if route.path not in self._public_paths:
             tenant_id = self._authenticate(bearer_key(dict(app.current_event.headers or {})))
             app.append_context(**{TENANT_CONTEXT_KEY: tenant_id})
+            if self._admit is not None:
+                self._admit(tenant_id)  # the tenant's request rate, before any work
         return super().handler(app, next_middleware)
 
     def _get_body(self, app: Any) -> dict[str, Any]:
@@ -116,10 +121,21 @@ def install_edge(
     authenticate: Callable[[str | None], str],
     public_paths: Iterable[str],
     optional_body_paths: Iterable[str] = (),
+    admit: Callable[[str], None] | None = None,
 ) -> None:
-    """Wire auth, content negotiation and the error table into a resolver created with validation on."""
+    """Wire auth, rate limits, content negotiation and the error table into a resolver created with
+    validation on."""
     # Powertools keeps its request-validation middleware here; replacing it keeps its position (first).
-    app._request_validation_middleware = EdgeMiddleware(authenticate, public_paths, optional_body_paths)
+    app._request_validation_middleware = EdgeMiddleware(authenticate, public_paths, optional_body_paths, admit)
+
+    @app.exception_handler(RateLimitedError)
+    def _limited(error: RateLimitedError) -> Response:
+        return error_response(
+            HTTPStatus.TOO_MANY_REQUESTS,
+            error.code,
+            str(error),
+            headers={"Retry-After": str(error.retry_after_seconds)},
+        )
 
     @app.exception_handler(AuthenticationError)
     def _unauthorized(error: AuthenticationError) -> Response:

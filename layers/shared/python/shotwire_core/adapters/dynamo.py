@@ -491,6 +491,52 @@ class KeyTable:
             return False
         return True
 
+    # Limits state (shotwire_core.limits): one rate item and one usage item per month per tenant.
+    def rate_state(self, tenant_id: str) -> float | None:
+        item = self._ddb.get_item(
+            TableName=self.table_name, Key=_to_ddb({"pk": f"rate#{tenant_id}"}), ConsistentRead=True
+        ).get("Item")
+        return float(_from_ddb(item)["arrival"]) if item else None
+
+    def replace_rate_state(self, tenant_id: str, expected: float | None, new: float) -> bool:
+        condition = "attribute_not_exists(pk)" if expected is None else "arrival = :expected"
+        values = {":new": new} if expected is None else {":new": new, ":expected": expected}
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_to_ddb({"pk": f"rate#{tenant_id}"}),
+                UpdateExpression="SET arrival = :new",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_values(values),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def add_usage(self, tenant_id: str, month: str, count: int, quota: int) -> bool:
+        """Add `count` captures to the month unless that would pass `quota` (atomic)."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_to_ddb({"pk": f"usage#{tenant_id}#{month}"}),
+                UpdateExpression="ADD captures :count",
+                ConditionExpression="attribute_not_exists(captures) OR captures <= :room",
+                ExpressionAttributeValues=_values({":count": count, ":room": quota - count}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def usage(self, tenant_id: str, month: str) -> int:
+        item = self._ddb.get_item(
+            TableName=self.table_name, Key=_to_ddb({"pk": f"usage#{tenant_id}#{month}"}), ConsistentRead=True
+        ).get("Item")
+        return int(_from_ddb(item)["captures"]) if item else 0
+
     def put_key(self, key_hash: str, record: ApiKeyRecord) -> None:
         item = {"pk": f"key#{key_hash}", **record.model_dump(mode="json", exclude_none=True)}
         self._ddb.put_item(TableName=self.table_name, Item=_to_ddb(item))
