@@ -103,6 +103,12 @@ class ApiGateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
+            def __getattr__(self, name: str) -> Any:
+                # Any other method (TRACE, QUERY, …) reaches the function too, which answers it in JSON.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 

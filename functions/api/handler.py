@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -37,8 +38,18 @@ from shotwire_core.jobs import (
 from shotwire_core.limits import captures_reserved, check_rate
 from shotwire_core.models import (
     CONTENT_TYPES,
+    AcceptedBatch,
+    AcceptedCapture,
+    AcceptedJob,
+    Answer,
+    BatchAnswer,
     BatchRequest,
+    CaptureAnswer,
     CaptureRequest,
+    DeliveriesAnswer,
+    Health,
+    JobAnswer,
+    JobPage,
     JobStatus,
     ScreenshotRequest,
     SecretRotationRequest,
@@ -48,7 +59,7 @@ from shotwire_core.models import (
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
-from shotwire_core.web import install_edge, tenant_of
+from shotwire_core.web import answers, install_edge, tenant_of
 from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
 
 # A Lambda response carries at most 6 MB, and base64 adds a third: larger images are answered with a 303.
@@ -60,7 +71,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 install_edge(
     app,
     authenticate=lambda key: authenticate(key, get_services().keys),
-    public_paths=["/health"],
+    public_paths=["/health", "/docs", "/openapi.json"],
     optional_body_paths=["/v1/webhooks/secret/rotate"],
     admit=lambda tenant_id: check_rate(tenant_id, tenant_limits(tenant_id), get_services().keys),
 )
@@ -105,13 +116,47 @@ def once_per_idempotency_key(endpoint: str, create: Callable[[], Response[Any]])
     )
 
 
-@app.get("/health")
+CREATE_SCREENSHOT_ANSWERS = answers(
+    {
+        202: ("Queued", AcceptedJob),
+        200: ("Finished within ?wait / Prefer: wait (with Accept: image/*, the image itself)", JobAnswer),
+        303: ("Finished within the wait, image over 4 MB: Location is its download link", None),
+    },
+    409,
+    413,
+    415,
+    422,
+)
+CREATE_SCREENSHOT_ANSWERS[200]["content"]["image/*"] = {"schema": {"type": "string", "format": "binary"}}
+
+OPENAPI = {
+    "title": "shotwire",
+    "version": "1",
+    "description": "Asynchronous screenshots: submit a URL, get a job id at once, receive a signed webhook "
+    "when the capture is done. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`.",
+    "security_schemes": {
+        "bearer": HTTPBearer(description="Authorization: Bearer <API key>"),
+        "apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header, description="The API key in x-api-key"),
+    },
+    "security": [{"bearer": []}, {"apiKey": []}],
+}
+app.enable_swagger(path="/docs", **OPENAPI)  # type: ignore[arg-type]
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    """The OpenAPI document, generated from the models that validate requests."""
+    document = app.get_openapi_json_schema(**OPENAPI)  # type: ignore[arg-type]
+    return Response(status_code=HTTPStatus.OK.value, content_type=content_types.APPLICATION_JSON, body=document)
+
+
+@app.get("/health", tags=["service"], responses=answers({200: ("Up", Health)}))
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.post("/v1/screenshots")
-@app.post("/v1/screenshot")
+@app.post("/v1/screenshots", tags=["screenshots"], responses=CREATE_SCREENSHOT_ANSWERS)
+@app.post("/v1/screenshot", include_in_schema=False)  # the singular spelling, same route
 def create_screenshot(
     request: Annotated[ScreenshotRequest, Body()],
     wait: Annotated[
@@ -182,7 +227,7 @@ def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:
     )
 
 
-@app.post("/v1/capture")
+@app.post("/v1/capture", tags=["capture"], responses=answers({202: ("Queued", AcceptedCapture)}, 409, 413, 415, 422))
 def create_capture(request: Annotated[CaptureRequest, Body()]) -> Response[Any]:
     """The capture-style face: same jobs, queue and capture function; its own request and webhook shapes."""
     return once_per_idempotency_key("capture.create", lambda: _accept_capture(request))
@@ -210,7 +255,7 @@ def _accept_capture(request: CaptureRequest) -> Response[Any]:
     )
 
 
-@app.get("/v1/capture/<capture>")
+@app.get("/v1/capture/<capture>", tags=["capture"], responses=answers({200: ("The capture", CaptureAnswer)}, 404))
 def read_capture(capture: str) -> dict[str, Any]:
     services = get_services()
     try:
@@ -223,7 +268,7 @@ def read_capture(capture: str) -> dict[str, Any]:
     return capture_view(job, link)
 
 
-@app.post("/v1/batches")
+@app.post("/v1/batches", tags=["batches"], responses=answers({202: ("Queued", AcceptedBatch)}, 409, 413, 415, 422))
 def create_batch(request: Annotated[BatchRequest, Body()]) -> Response[Any]:
     return once_per_idempotency_key("batches.create", lambda: _accept_batch(request))
 
@@ -249,7 +294,7 @@ def _accept_batch(request: BatchRequest) -> Response[Any]:
     )
 
 
-@app.get("/v1/batches/<batch_id>")
+@app.get("/v1/batches/<batch_id>", tags=["batches"], responses=answers({200: ("The batch", BatchAnswer)}, 404))
 def read_batch(batch_id: str) -> dict[str, Any]:
     services = get_services()
     tenant_id = tenant_of(app)
@@ -259,7 +304,7 @@ def read_batch(batch_id: str) -> dict[str, Any]:
     return batch_view(record, services.jobs.statuses(tenant_id, members), members)
 
 
-@app.get("/v1/screenshots")
+@app.get("/v1/screenshots", tags=["screenshots"], responses=answers({200: ("A page of jobs", JobPage)}, 422))
 def list_screenshots(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page, 1-100.")] = 20,
@@ -277,26 +322,34 @@ def list_screenshots(
     )
 
 
-@app.delete("/v1/screenshots/<job_id>")
+@app.delete("/v1/screenshots/<job_id>", tags=["screenshots"], responses=answers({204: ("Deleted", None)}, 404, 409))
 def delete_screenshot(job_id: str) -> Response[None]:
     services = get_services()
     delete_job(tenant_of(app), job_id, jobs=services.jobs, images=services.images)
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)
 
 
-@app.get("/v1/screenshots/<job_id>")
+@app.get("/v1/screenshots/<job_id>", tags=["screenshots"], responses=answers({200: ("The job", JobAnswer)}, 404))
 def read_screenshot(job_id: str) -> dict[str, Any]:
     services = get_services()
     job = get_job(tenant_of(app), job_id, services.jobs)
     return job_view(job, services.images, services.settings.download_url_ttl_seconds)
 
 
-@app.get("/v1/screenshots/<job_id>/deliveries")
+@app.get(
+    "/v1/screenshots/<job_id>/deliveries",
+    tags=["webhooks"],
+    responses=answers({200: ("Every delivery and attempt", DeliveriesAnswer)}, 404),
+)
 def read_deliveries(job_id: str) -> dict[str, Any]:
     return delivery_view(get_job(tenant_of(app), job_id, get_services().jobs))
 
 
-@app.post("/v1/screenshots/<job_id>/redeliver")
+@app.post(
+    "/v1/screenshots/<job_id>/redeliver",
+    tags=["webhooks"],
+    responses=answers({202: ("A new delivery started", Answer)}, 404, 409),
+)
 def redeliver_webhook(job_id: str) -> Response[Any]:
     return once_per_idempotency_key(f"screenshots.redeliver {job_id}", lambda: _start_redelivery(job_id))
 
@@ -313,7 +366,11 @@ def _start_redelivery(job_id: str) -> Response[Any]:
     )
 
 
-@app.post("/v1/webhooks/test")
+@app.post(
+    "/v1/webhooks/test",
+    tags=["webhooks"],
+    responses=answers({200: ("What the receiver answered", Answer)}, 413, 415, 422),
+)
 def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, Any]:
     services = get_services()
     settings = services.settings
@@ -323,7 +380,11 @@ def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, An
     )
 
 
-@app.post("/v1/webhooks/secret/rotate")
+@app.post(
+    "/v1/webhooks/secret/rotate",
+    tags=["webhooks"],
+    responses=answers({200: ("The new secret (shown once)", Answer)}, 409, 413, 415, 422),
+)
 def rotate_secret(request: Annotated[SecretRotationRequest, Body()]) -> dict[str, Any]:
     services = get_services()
     overlap = request.overlap_seconds

@@ -607,3 +607,66 @@ class SecretRotationRequest(BaseModel):
         alias="overlapSeconds",
         description="How long the old secret keeps signing beside the new one (default 86400, 0 = not at all).",
     )
+
+
+# --- answers, as the OpenAPI document describes them ------------------------------------------------
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AcceptedJob(Answer):
+    jobId: str
+    status: str
+    createdAt: str
+
+
+class AcceptedCapture(Answer):
+    status: Literal["accepted"]
+    capture_id: str
+
+
+class AcceptedBatch(Answer):
+    batchId: str
+    status: str
+    jobIds: list[str]
+
+
+class JobAnswer(Answer):
+    """A job as GET /v1/screenshots/{id} shows it (fields beyond these are described in the README)."""
+
+    jobId: str
+    status: JobStatus
+    url: str
+
+
+class JobPage(Answer):
+    data: list[JobAnswer]
+    nextCursor: str | None
+
+
+class CaptureAnswer(Answer):
+    capture_id: str
+    status: Literal["accepted", "processing", "success", "failed"]
+    width: int
+    height: int
+    format: str
+    captured_at: str | None
+
+
+class BatchAnswer(Answer):
+    batchId: str
+    status: str
+    total: int
+    counts: dict[str, int]
+    jobs: list[dict[str, Any]]
+
+
+class DeliveriesAnswer(Answer):
+    jobId: str
+    deliveries: list[dict[str, Any]]
+
+
+class Health(Answer):
+    status: str

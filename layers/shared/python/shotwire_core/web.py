@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 
 from shotwire_core.errors import (
     AuthenticationError,
@@ -30,6 +31,54 @@ from shotwire_core.observability import logger
 TENANT_CONTEXT_KEY = "tenant_id"
 # The largest request body the API reads; a batch of 1,000 full option objects fits well inside it.
 MAX_BODY_BYTES = 256 * 1024
+
+
+class ProblemModel(BaseModel):
+    field: str
+    rule: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Machine-readable: unauthorized, validation_error, not_found, rate_limited, ...")
+    message: str
+    details: list[ProblemModel] | None = Field(default=None, description="One entry per field that broke a rule.")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error the API answers, whatever the status."""
+
+    error: ErrorBody
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, invalid or revoked API key",
+    403: "Forbidden",
+    404: "No such resource for this API key (another tenant's ids look exactly like missing ones)",
+    409: "Conflicts with the resource's state, or an Idempotency-Key whose first request is still running",
+    413: f"Request body over {256 * 1024} bytes",
+    415: "Content-Type is not application/json",
+    422: "A field breaks a rule: details names each field and rule",
+    429: "Over the tenant's request rate (rate_limited) or monthly quota (quota_exceeded); see Retry-After",
+    500: "Internal error; safe to retry (with the same Idempotency-Key for POSTs that create)",
+}
+
+
+def answers(success: dict[int, tuple[str, Any]], *errors: int) -> dict[int, Any]:
+    """OpenAPI responses of a route: its successes {status: (description, model or None for no body)} and
+    its error statuses, plus the errors every authenticated route can answer (401, 429, 500)."""
+    documented: dict[int, Any] = {}
+    for status, (description, model) in success.items():
+        documented[status] = {"description": description}
+        if model is not None:
+            documented[status]["content"] = {"application/json": {"model": model}}
+    for status in sorted({401, 429, 500} | set(errors)):
+        documented[status] = {
+            "description": _ERROR_DESCRIPTIONS[status],
+            "content": {"application/json": {"model": ErrorEnvelope}},
+        }
+    return documented
 
 
 class UnsupportedMediaTypeError(Exception):
@@ -113,7 +162,12 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
             raise RequestValidationError(
                 [{"type": "missing", "loc": ("body",), "msg": "request body is required", "input": None}]
             )
-        return super()._get_body(app)
+        try:
+            return super()._get_body(app)
+        except UnicodeDecodeError as error:  # bytes that are not UTF-8 cannot be JSON
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "not UTF-8", "ctx": {"error": "not UTF-8 text"}}]
+            ) from error
 
 
 def install_edge(
