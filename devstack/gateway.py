@@ -60,11 +60,51 @@ def proxy_event(
     }
 
 
-class ApiGateway:
-    """Serves the API on loopback. One invocation at a time, as one Lambda execution environment would."""
+class ExecutionEnvironments:
+    """Handlers that each serve one invocation at a time, as Lambda execution environments do. `spawn` makes
+    another (a fresh import of the handler module) when every one is busy, up to `limit`: a synchronous
+    capture waiting 25 s then holds one environment, not the whole API."""
 
-    def __init__(self, host: str, port: int, handler: Handler, context: Callable[[], LocalContext]) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, first: Handler, spawn: Callable[[], Handler] | None = None, limit: int = 10) -> None:
+        self._idle = [first]
+        self._count = 1
+        self._spawn = spawn
+        self._limit = limit if spawn is not None else 1
+        self._changed = threading.Condition()
+
+    def invoke(self, event: dict[str, Any], context: LocalContext) -> Any:
+        handler = self._acquire()
+        try:
+            return handler(event, context)
+        finally:
+            with self._changed:
+                self._idle.append(handler)
+                self._changed.notify()
+
+    def _acquire(self) -> Handler:
+        with self._changed:
+            while True:
+                if self._idle:
+                    return self._idle.pop()
+                if self._count < self._limit and self._spawn is not None:
+                    self._count += 1
+                    break
+                self._changed.wait()
+        return self._spawn()  # outside the lock: importing takes a moment
+
+
+class ApiGateway:
+    """Serves the API on loopback, each request in a free execution environment."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        handler: Handler,
+        context: Callable[[], LocalContext],
+        spawn: Callable[[], Handler] | None = None,
+    ) -> None:
+        self.environments = ExecutionEnvironments(handler, spawn)
         gateway = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -82,8 +122,7 @@ class ApiGateway:
                     return
                 body = self.rfile.read(length) if length else b""
                 event = proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-                with gateway._lock:
-                    result = handler(event, context())
+                result = gateway.environments.invoke(event, context())
                 headers = dict(result.get("headers") or {})
                 for name, values in (result.get("multiValueHeaders") or {}).items():
                     headers[name] = ", ".join(values)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -58,6 +61,7 @@ class LocalStack:
     moto: ThreadedMotoServer | None = None
     gateway: ApiGateway | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
+    _api_environments: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     resources: LocalResources | None = None
 
     def start(self) -> None:
@@ -133,8 +137,15 @@ class LocalStack:
             self.options.api_port,
             api.lambda_handler,
             lambda: context_for("shotwire-api", config.api_memory_mb, config.api_timeout_seconds),
+            spawn=self._api_environment,
         )
         self.gateway.start()
+
+    def _api_environment(self) -> Any:
+        """Another execution environment of the API function: its module imported afresh (own resolver)."""
+        number = next(self._api_environments)
+        module = load_function(FUNCTIONS / "api" / "handler.py", f"shotwire_fn_api_{number}")
+        return module.lambda_handler
 
     def _seed_dev_tenant(self) -> None:
         from shotwire_core.adapters.dynamo import KeyTable

@@ -81,3 +81,21 @@ def test_an_out_of_range_wait_is_a_422(stack: Stack, pages: str, wait: str) -> N
     status, _, body = post(stack, f"/v1/screenshots?wait={wait}", {"url": f"{pages}/simple"}, {})
     error = json.loads(body)["error"]
     assert status == 422 and error["details"][0]["field"] == "wait", error
+
+
+def test_a_waiting_request_does_not_hold_up_the_rest_of_the_api(stack: Stack, pages: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow = {"url": f"{pages}/simple", "delayMs": 3000}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = time.monotonic()
+        waits = [pool.submit(post, stack, "/v1/screenshots?wait=20", slow, {}) for _ in range(2)]
+        time.sleep(0.5)
+        health_started = time.monotonic()
+        status, _ = stack.request("GET", "/v1/screenshots?limit=1")
+        health_took = time.monotonic() - health_started
+        answers = [future.result() for future in waits]
+        both_took = time.monotonic() - started
+    assert status == 200 and health_took < 2, health_took  # answered while two requests were waiting
+    assert [answer[0] for answer in answers] == [200, 200]
+    assert both_took < 12, both_took  # side by side: one 3 s delay each, not one after the other

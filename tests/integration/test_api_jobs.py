@@ -254,3 +254,26 @@ def test_a_body_that_is_not_utf8_is_a_422_not_a_500(aws_stack: Aws, api_module: 
     # Found by schemathesis: such a body reaches the function base64-encoded and failed to decode.
     status, body, _ = call(api_module, "POST", "/v1/capture", raw=b"Qj\x0f\xffu\x00w\xfe~;")
     assert status == 422 and body["error"]["details"][0]["field"] == "body", body
+
+
+def test_another_tenants_ids_reach_nothing(aws_stack: Aws, api_module: ModuleType) -> None:
+    """Every read or action by id, with tenant A's ids and tenant B's key: the same 404 as a made-up id."""
+    job_id = _submit(api_module, webhookUrl="https://hooks.example.com/a")
+    _finish(aws_stack, job_id)
+    _, batch, _ = call(api_module, "POST", "/v1/batches", {"items": ["https://example.com/b"]})
+    _, capture, _ = call(api_module, "POST", "/v1/capture", {"url": "https://example.com/c"})
+    attempts = [
+        ("GET", f"/v1/screenshots/{job_id}"),
+        ("GET", f"/v1/screenshots/{job_id}/deliveries"),
+        ("POST", f"/v1/screenshots/{job_id}/redeliver"),
+        ("DELETE", f"/v1/screenshots/{job_id}"),
+        ("GET", f"/v1/capture/{capture['capture_id']}"),
+        ("GET", f"/v1/batches/{batch['batchId']}"),
+    ]
+    for method, path in attempts:
+        status, body, _ = call(api_module, method, path, key=KEY_B)
+        assert status == 404 and body["error"]["code"] == "not_found", (method, path, body)
+    _, listed, _ = call(api_module, "GET", "/v1/screenshots", key=KEY_B)
+    assert listed["data"] == []
+    status, job, _ = call(api_module, "GET", f"/v1/screenshots/{job_id}")  # still there for its owner
+    assert status == 200 and f"/tenant-a/{job_id}" in job["screenshotUrl"]  # the image sits under its tenant
