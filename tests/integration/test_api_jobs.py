@@ -219,7 +219,7 @@ def test_a_1000_item_batch_is_written_in_bulk(aws_stack: Aws, api_module: Module
     """1,000 jobs in 141 AWS requests (one record, 40 BatchWriteItem, 100 SendMessageBatch), sent 8 at a time.
 
     The wall time printed here is mostly moto's: its SQS rescans every queued message on each send, so
-    sending gets slower as the queue fills (see docs/api.md for the figures)."""
+    sending gets slower as the queue fills (see docs/benchmarks.md for the figures)."""
     import time
     from collections import Counter
 
