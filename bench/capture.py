@@ -236,7 +236,7 @@ def shotwire(urls: list[str], concurrency: int, strict: bool) -> dict[str, Any]:
         from devstack.resources import provision
         from devstack.runtime import LocalContext, load_function, sqs_record
         from shotwire_core.config import load_stack_config
-        from shotwire_core.jobs import submit_screenshot
+        from shotwire_core.jobs import SubmissionRules, submit_screenshot
         from shotwire_core.models import ScreenshotRequest
         from shotwire_core.services import get_services
         from shotwire_core.settings import function_environment
@@ -280,9 +280,7 @@ def shotwire(urls: list[str], concurrency: int, strict: bool) -> dict[str, Any]:
                 request,
                 jobs=services.jobs,
                 capture_queue=services.capture_queue,
-                allow_private=not strict,
-                retention_days=1,
-                allowed_hosts=frozenset({host}),
+                rules=SubmissionRules(allow_private=not strict, retention_days=1, allowed_hosts=frozenset({host})),
             )
             return job.job_id
 

@@ -88,6 +88,16 @@ def quota(count: int) -> AbstractContextManager[None]:
     return captures_reserved(tenant_id, count, tenant_limits(tenant_id), get_services().keys)
 
 
+def accepted(body: dict[str, Any], location: str) -> Response[Any]:
+    """202: the work is queued; `location` is where to watch it."""
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Location": location},
+    )
+
+
 def once_per_idempotency_key(endpoint: str, create: Callable[[], Response[Any]]) -> Response[Any]:
     """Run a creating route at most once per Idempotency-Key (when the caller sent one)."""
     event = app.current_event
@@ -214,17 +224,10 @@ def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:
             request,
             jobs=services.jobs,
             capture_queue=services.capture_queue,
-            allow_private=services.settings.allow_private_networks,
-            retention_days=services.settings.retention_days,
-            allowed_hosts=services.settings.allowed_hosts,
-            default_timeout_ms=services.settings.capture_timeout_ms,
+            rules=services.submission_rules,
         )
-    return Response(
-        status_code=HTTPStatus.ACCEPTED.value,
-        content_type=content_types.APPLICATION_JSON,
-        body={"jobId": job.job_id, "status": job.status.value, "createdAt": job.created_at},
-        headers={"Location": f"/v1/screenshots/{job.job_id}"},
-    )
+    body = {"jobId": job.job_id, "status": job.status.value, "createdAt": job.created_at}
+    return accepted(body, f"/v1/screenshots/{job.job_id}")
 
 
 @app.post("/v1/capture", tags=["capture"], responses=answers({202: ("Queued", AcceptedCapture)}, 409, 413, 415, 422))
@@ -241,17 +244,11 @@ def _accept_capture(request: CaptureRequest) -> Response[Any]:
             request.as_screenshot_request(),
             jobs=services.jobs,
             capture_queue=services.capture_queue,
-            allow_private=services.settings.allow_private_networks,
-            retention_days=services.settings.retention_days,
-            allowed_hosts=services.settings.allowed_hosts,
-            default_timeout_ms=services.settings.capture_timeout_ms,
+            rules=services.submission_rules,
             face="capture",
         )
-    return Response(
-        status_code=HTTPStatus.ACCEPTED.value,
-        content_type=content_types.APPLICATION_JSON,
-        body={"status": "accepted", "capture_id": capture_id(job.job_id)},
-        headers={"Location": f"/v1/capture/{capture_id(job.job_id)}"},
+    return accepted(
+        {"status": "accepted", "capture_id": capture_id(job.job_id)}, f"/v1/capture/{capture_id(job.job_id)}"
     )
 
 
@@ -281,17 +278,10 @@ def _accept_batch(request: BatchRequest) -> Response[Any]:
             request,
             jobs=services.jobs,
             capture_queue=services.capture_queue,
-            allow_private=services.settings.allow_private_networks,
-            retention_days=services.settings.retention_days,
-            allowed_hosts=services.settings.allowed_hosts,
-            default_timeout_ms=services.settings.capture_timeout_ms,
+            rules=services.submission_rules,
         )
-    return Response(
-        status_code=HTTPStatus.ACCEPTED.value,
-        content_type=content_types.APPLICATION_JSON,
-        body={"batchId": record.job_id, "status": "processing", "jobIds": [job.job_id for job in members]},
-        headers={"Location": f"/v1/batches/{record.job_id}"},
-    )
+    body = {"batchId": record.job_id, "status": "processing", "jobIds": [job.job_id for job in members]}
+    return accepted(body, f"/v1/batches/{record.job_id}")
 
 
 @app.get("/v1/batches/<batch_id>", tags=["batches"], responses=answers({200: ("The batch", BatchAnswer)}, 404))

@@ -27,7 +27,7 @@ from shotwire_core.adapters import aws
 from shotwire_core.adapters.dynamo import JobTable, KeyTable
 from shotwire_core.adapters.messaging import Queue
 from shotwire_core.config import load_stack_config
-from shotwire_core.jobs import submit_screenshot
+from shotwire_core.jobs import SubmissionRules, submit_screenshot
 from shotwire_core.models import ScreenshotRequest, Tenant
 from shotwire_core.settings import function_environment
 from tests.crash_worker import KILLED, VISIBILITY_SECONDS
@@ -54,8 +54,7 @@ class Bed:
             request,
             jobs=self.jobs,
             capture_queue=Queue(self.resources.capture_queue_url),
-            allow_private=True,
-            retention_days=1,
+            rules=SubmissionRules(allow_private=True, retention_days=1),
         )
         return job.job_id
 

@@ -52,7 +52,7 @@ def _sqs_event(tenant_id: str, job_id: str, receive_count: int) -> dict[str, obj
 
 
 def _submit(url: str) -> str:
-    from shotwire_core.jobs import submit_screenshot
+    from shotwire_core.jobs import SubmissionRules, submit_screenshot
 
     services = get_services()
     job = submit_screenshot(
@@ -60,8 +60,7 @@ def _submit(url: str) -> str:
         ScreenshotRequest.model_validate({"url": url}),
         jobs=services.jobs,
         capture_queue=services.capture_queue,
-        allow_private=True,
-        retention_days=7,
+        rules=SubmissionRules(allow_private=True, retention_days=7),
     )
     return job.job_id
 

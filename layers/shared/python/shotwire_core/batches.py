@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from shotwire_core.clock import iso, now_iso, utc_now
 from shotwire_core.errors import FieldProblem, InvalidRequestError, JobNotFoundError, problem_from_pydantic
 from shotwire_core.ids import new_job_id
-from shotwire_core.jobs import new_job
+from shotwire_core.jobs import SubmissionRules, new_job
 from shotwire_core.models import (
     BatchRequest,
     CaptureMessage,
@@ -90,10 +90,7 @@ def submit_batch(
     *,
     jobs: BatchStore,
     capture_queue: BulkSender,
-    allow_private: bool,
-    retention_days: int,
-    allowed_hosts: frozenset[str] = frozenset(),
-    default_timeout_ms: int = 30_000,
+    rules: SubmissionRules,
 ) -> tuple[Job, list[Job]]:
     """Record the batch, then its jobs, then queue them (bulk writes and sends: a 1,000-item batch is a few
     dozen calls)."""
@@ -101,16 +98,7 @@ def submit_batch(
     now = utc_now()
     batch_id = BATCH_PREFIX + new_job_id(int(now.timestamp() * 1000)).removeprefix("job_")
     members = [
-        new_job(
-            tenant_id,
-            item,
-            allow_private=allow_private,
-            retention_days=retention_days,
-            allowed_hosts=allowed_hosts,
-            default_timeout_ms=default_timeout_ms,
-            batch_id=batch_id,
-            field_prefix=f"items[{index}].",
-        )
+        new_job(tenant_id, item, rules, batch_id=batch_id, field_prefix=f"items[{index}].")
         for index, item in enumerate(requests)
     ]
     webhook_url = request.defaults.get("webhookUrl")

@@ -6,6 +6,7 @@ import base64
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -200,28 +201,27 @@ def check_webhook_url(url: str, field: str, allow_private: bool, allowed_hosts: 
             raise InvalidRequestError([FieldProblem(field, "https_required", f"{field} must use https")])
 
 
+@dataclass(frozen=True)
+class SubmissionRules:
+    """What the service allows and assumes for new jobs (read from the settings)."""
+
+    allow_private: bool
+    retention_days: int
+    allowed_hosts: frozenset[str] = frozenset()
+    default_timeout_ms: int = 30_000
+
+
 def submit_screenshot(
     tenant_id: str,
     request: ScreenshotRequest,
     *,
     jobs: JobWriter,
     capture_queue: MessageSender,
-    allow_private: bool,
-    retention_days: int,
-    allowed_hosts: frozenset[str] = frozenset(),
-    default_timeout_ms: int = 30_000,
+    rules: SubmissionRules,
     face: JobFace = "screenshots",
 ) -> Job:
     """Record the job as queued, then hand it to the capture queue."""
-    job = new_job(
-        tenant_id,
-        request,
-        allow_private=allow_private,
-        retention_days=retention_days,
-        allowed_hosts=allowed_hosts,
-        default_timeout_ms=default_timeout_ms,
-        face=face,
-    )
+    job = new_job(tenant_id, request, rules, face=face)
     jobs.create(job)
     try:
         capture_queue.send(CaptureMessage(tenant_id=tenant_id, job_id=job.job_id).model_dump())
@@ -237,26 +237,23 @@ def submit_screenshot(
 def new_job(
     tenant_id: str,
     request: ScreenshotRequest,
+    rules: SubmissionRules,
     *,
-    allow_private: bool,
-    retention_days: int,
-    allowed_hosts: frozenset[str] = frozenset(),
-    default_timeout_ms: int = 30_000,
     face: JobFace = "screenshots",
     batch_id: str | None = None,
     field_prefix: str = "",
 ) -> Job:
     """A queued job for a request, after the checks the model alone cannot make (SSRF, https)."""
-    _check_destination(request.url, f"{field_prefix}url", allow_private, allowed_hosts)
+    _check_destination(request.url, f"{field_prefix}url", rules.allow_private, rules.allowed_hosts)
     if request.webhook_url is not None:
         field = "callback_url" if face == "capture" else "webhookUrl"
-        check_webhook_url(request.webhook_url, f"{field_prefix}{field}", allow_private, allowed_hosts)
+        check_webhook_url(request.webhook_url, f"{field_prefix}{field}", rules.allow_private, rules.allowed_hosts)
     now = utc_now()
     return Job(
         tenant_id=tenant_id,
         job_id=new_job_id(int(now.timestamp() * 1000)),
         status=JobStatus.QUEUED,
-        options=request.capture_options(default_timeout_ms),
+        options=request.capture_options(rules.default_timeout_ms),
         webhook_url=request.webhook_url,
         metadata=request.metadata,
         external_id=request.external_id,
@@ -265,7 +262,7 @@ def new_job(
         webhook_status=WebhookStatus.PENDING if request.webhook_url else None,
         created_at=iso(now),
         updated_at=iso(now),
-        expires_at=int((now + timedelta(days=retention_days)).timestamp()),
+        expires_at=int((now + timedelta(days=rules.retention_days)).timestamp()),
     )
 
 

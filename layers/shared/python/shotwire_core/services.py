@@ -13,6 +13,7 @@ from shotwire_core.adapters.messaging import EventBus, Queue
 from shotwire_core.adapters.storage import ImageStore
 from shotwire_core.adapters.webhook_http import DeliveryResult, post_webhook
 from shotwire_core.circuit import DestinationRule
+from shotwire_core.jobs import SubmissionRules
 from shotwire_core.settings import Settings, get_settings
 
 
@@ -28,6 +29,15 @@ class Services:
     webhook_dlq: Queue
     bus: EventBus
     idempotency_store: DynamoDBPersistenceLayer = field(repr=False)
+
+    @property
+    def submission_rules(self) -> SubmissionRules:
+        return SubmissionRules(
+            allow_private=self.settings.allow_private_networks,
+            retention_days=self.settings.retention_days,
+            allowed_hosts=self.settings.allowed_hosts,
+            default_timeout_ms=self.settings.capture_timeout_ms,
+        )
 
     @property
     def destination_rule(self) -> DestinationRule:
