@@ -53,11 +53,13 @@ def main() -> int:
                 return
             event: dict[str, Any] = json.loads(body)
             print(f"verified webhook-id={self.headers.get('webhook-id')}\n{json.dumps(event, indent=2)}", flush=True)
-            if event.get("status") == "completed" and event.get("screenshotUrl"):
+            # A screenshots webhook names the image screenshotUrl; a capture-style one (POST /v1/capture) image.
+            image_url = event.get("screenshotUrl") or event.get("image")
+            if image_url and event.get("status") in ("completed", "success"):
                 args.out.mkdir(parents=True, exist_ok=True)
                 extension = {"jpeg": "jpg", "webp": "webp", "pdf": "pdf"}.get(str(event.get("format")), "png")
-                target = args.out / f"{event['jobId']}.{extension}"
-                with urllib.request.urlopen(event["screenshotUrl"], timeout=30) as response:  # noqa: S310
+                target = args.out / f"{event.get('jobId') or event['capture_id']}.{extension}"
+                with urllib.request.urlopen(image_url, timeout=30) as response:  # noqa: S310
                     target.write_bytes(response.read())
                 print(f"saved {target} ({target.stat().st_size} bytes)", flush=True)
 
