@@ -8,10 +8,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.support import PageServer, WebhookReceiver, devstack_process
@@ -54,6 +56,16 @@ class Stack:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
+    def aws(self, service: str) -> Any:
+        """A boto3 client for this stack's moto server."""
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
     def wait_job(self, job_id: str, predicate: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         job: dict[str, Any] = {}
@@ -65,17 +77,15 @@ class Stack:
         raise AssertionError(f"job {job_id} never reached the expected state; last seen: {job}")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    log_path = tmp_path_factory.mktemp("devstack") / "devstack.log"
+@contextmanager
+def running_stack(log_path: Path, settings: dict[str, str]) -> Iterator[Stack]:
+    """`python -m devstack` with the tests' key and secret, private networks allowed, and `settings` on top;
+    a stack that fails to start shows the end of its log."""
     env = {
         "SHOTWIRE_DEV_API_KEY": API_KEY,
         "SHOTWIRE_DEV_WEBHOOK_SECRET": SECRET,
         "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1",
-        # Three attempts, one then two seconds apart: retries and the DLQ without waiting minutes.
-        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
-        "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
-        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",  # a hanging receiver costs 2 s, not 15
+        **settings,
     }
     with log_path.open("wb") as log:
         try:
@@ -83,6 +93,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 yield Stack(running.api_url, running.moto_url, running.process, log_path)
         except RuntimeError as error:
             raise RuntimeError(f"{error}:\n{log_path.read_text(errors='replace')[-4000:]}") from error
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log_path = tmp_path_factory.mktemp("devstack") / "devstack.log"
+    settings = {
+        # Three attempts, one then two seconds apart: retries and the DLQ without waiting minutes.
+        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
+        "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
+        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",  # a hanging receiver costs 2 s, not 15
+    }
+    with running_stack(log_path, settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

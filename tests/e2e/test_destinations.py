@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.e2e.conftest import API_KEY, PAGES, SECRET, Stack
-from tests.support import PageServer, WebhookReceiver, devstack_process, free_port
+from tests.e2e.conftest import PAGES, Stack, running_stack
+from tests.support import PageServer, WebhookReceiver, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +26,14 @@ THRESHOLD = 3
 @pytest.fixture(scope="module")
 def rules_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_path: Path = tmp_path_factory.mktemp("destinations") / "devstack.log"
-    env = {
-        "SHOTWIRE_DEV_API_KEY": API_KEY,
-        "SHOTWIRE_DEV_WEBHOOK_SECRET": SECRET,
-        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1",
+    settings = {
         "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": ",".join(["1"] * 12),
         "SHOTWIRE_WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": str(MAX_IN_FLIGHT),
         "SHOTWIRE_WEBHOOK_CIRCUIT_FAILURE_THRESHOLD": str(THRESHOLD),
         "SHOTWIRE_WEBHOOK_CIRCUIT_HOLD_SECONDS": "2",
     }
-    with log_path.open("wb") as log, devstack_process(env, log) as running:
-        yield Stack(running.api_url, running.moto_url, running.process, log_path)
+    with running_stack(log_path, settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +50,15 @@ def _submit(stack: Stack, pages: str, webhook_url: str) -> str:
 
 
 def _host_record(stack: Stack, destination: str) -> dict[str, Any]:
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+    item = (
+        stack.aws("dynamodb")
+        .get_item(
+            TableName="shotwire-jobs",
+            Key={"tenantId": {"S": "#hosts"}, "jobId": {"S": destination}},
+            ConsistentRead=True,
+        )
+        .get("Item", {})
     )
-    item = ddb.get_item(
-        TableName="shotwire-jobs", Key={"tenantId": {"S": "#hosts"}, "jobId": {"S": destination}}, ConsistentRead=True
-    ).get("Item", {})
     return {name: next(iter(value.values())) for name, value in item.items()}
 
 

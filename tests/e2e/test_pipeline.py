@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.request
 
-import boto3
 import pytest
 from PIL import Image
 from standardwebhooks.webhooks import Webhook
@@ -137,13 +136,7 @@ def test_receiver_that_never_accepts_ends_in_the_webhook_dlq(
     assert [a["statusCode"] for a in job["webhook"]["attempts"]] == [503, 503, 503]
     assert len(receiver.received("/dead")) == 3
 
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = stack.aws("sqs")
     dlq_url = sqs.get_queue_url(QueueName="shotwire-webhook-dlq")["QueueUrl"]
     parked = []
     for _ in range(5):

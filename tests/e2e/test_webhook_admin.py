@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.e2e.conftest import API_KEY, PAGES, SECRET, Stack
-from tests.support import PageServer, WebhookReceiver, devstack_process
+from tests.e2e.conftest import PAGES, SECRET, Stack, running_stack
+from tests.support import PageServer, WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +23,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_path: Path = tmp_path_factory.mktemp("admin") / "devstack.log"
-    env = {
-        "SHOTWIRE_DEV_API_KEY": API_KEY,
-        "SHOTWIRE_DEV_WEBHOOK_SECRET": SECRET,
-        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1",
-        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1",
-    }
-    with log_path.open("wb") as log, devstack_process(env, log) as running:
-        yield Stack(running.api_url, running.moto_url, running.process, log_path)
+    with running_stack(log_path, {"SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1"}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -59,6 +59,17 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
     return {key: _serializer.serialize(_decimals(value)) for key, value in values.items()}
 
 
+def _conditional_update(ddb: Any, **request: Any) -> bool:
+    """An UpdateItem with a ConditionExpression: True when it applied, False when the condition did not hold."""
+    try:
+        ddb.update_item(**request)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 class JobTable:
     """Jobs keyed by tenant and job id, so every read is scoped to its tenant by construction."""
 
@@ -396,64 +407,48 @@ class HostTable:
 
     def close_host(self, destination: str) -> None:
         """Reset the count; written only when there was something to reset, so healthy hosts cost a read."""
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=self._key(destination),
-                UpdateExpression="SET failures = :zero, openUntil = :zero REMOVE probeUntil",
-                ConditionExpression="attribute_exists(jobId) AND failures > :zero",
-                ExpressionAttributeValues=_values({":zero": 0}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=self._key(destination),
+            UpdateExpression="SET failures = :zero, openUntil = :zero REMOVE probeUntil",
+            ConditionExpression="attribute_exists(jobId) AND failures > :zero",
+            ExpressionAttributeValues=_values({":zero": 0}),
+        )
 
     def claim_probe(self, destination: str, now: float, lease_seconds: int) -> bool:
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=self._key(destination),
-                UpdateExpression="SET probeUntil = :lease",
-                ConditionExpression="attribute_not_exists(probeUntil) OR probeUntil < :now",
-                ExpressionAttributeValues=_values({":lease": now + lease_seconds, ":now": now}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=self._key(destination),
+            UpdateExpression="SET probeUntil = :lease",
+            ConditionExpression="attribute_not_exists(probeUntil) OR probeUntil < :now",
+            ExpressionAttributeValues=_values({":lease": now + lease_seconds, ":now": now}),
+        )
 
     def claim_slot(self, destination: str, index: int, now: float, expires: float) -> bool:
         """Take in-flight slot `index` if it is free or its lease ran out (a conditional write)."""
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=self._key(destination),
-                UpdateExpression="SET #slot = :expires, expiresAt = :ttl",
-                ConditionExpression="attribute_not_exists(#slot) OR #slot <= :now",
-                ExpressionAttributeNames={"#slot": f"{self.SLOT_PREFIX}{index}"},
-                ExpressionAttributeValues=_values({":expires": expires, ":now": now, ":ttl": self._expiry()}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=self._key(destination),
+            UpdateExpression="SET #slot = :expires, expiresAt = :ttl",
+            ConditionExpression="attribute_not_exists(#slot) OR #slot <= :now",
+            ExpressionAttributeNames={"#slot": f"{self.SLOT_PREFIX}{index}"},
+            ExpressionAttributeValues=_values({":expires": expires, ":now": now, ":ttl": self._expiry()}),
+        )
 
     def release_slot(self, destination: str, lease: SlotLease) -> None:
         """Give the slot back, unless its lease ran out and someone else holds it now."""
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=self._key(destination),
-                UpdateExpression="REMOVE #slot",
-                ConditionExpression="#slot = :mine",
-                ExpressionAttributeNames={"#slot": f"{self.SLOT_PREFIX}{lease.index}"},
-                ExpressionAttributeValues=_values({":mine": lease.expires}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=self._key(destination),
+            UpdateExpression="REMOVE #slot",
+            ConditionExpression="#slot = :mine",
+            ExpressionAttributeNames={"#slot": f"{self.SLOT_PREFIX}{lease.index}"},
+            ExpressionAttributeValues=_values({":mine": lease.expires}),
+        )
 
 
 class KeyTable:
@@ -501,35 +496,25 @@ class KeyTable:
     def replace_rate_state(self, tenant_id: str, expected: float | None, new: float) -> bool:
         condition = "attribute_not_exists(pk)" if expected is None else "arrival = :expected"
         values = {":new": new} if expected is None else {":new": new, ":expected": expected}
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=_to_ddb({"pk": f"rate#{tenant_id}"}),
-                UpdateExpression="SET arrival = :new",
-                ConditionExpression=condition,
-                ExpressionAttributeValues=_values(values),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=_to_ddb({"pk": f"rate#{tenant_id}"}),
+            UpdateExpression="SET arrival = :new",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=_values(values),
+        )
 
     def add_usage(self, tenant_id: str, month: str, count: int, quota: int) -> bool:
         """Add `count` captures to the month unless that would pass `quota` (atomic)."""
-        try:
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=_to_ddb({"pk": f"usage#{tenant_id}#{month}"}),
-                UpdateExpression="ADD captures :count",
-                ConditionExpression="attribute_not_exists(captures) OR captures <= :room",
-                ExpressionAttributeValues=_values({":count": count, ":room": quota - count}),
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=_to_ddb({"pk": f"usage#{tenant_id}#{month}"}),
+            UpdateExpression="ADD captures :count",
+            ConditionExpression="attribute_not_exists(captures) OR captures <= :room",
+            ExpressionAttributeValues=_values({":count": count, ":room": quota - count}),
+        )
 
     def usage(self, tenant_id: str, month: str) -> int:
         item = self._ddb.get_item(
