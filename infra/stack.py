@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.api import Api
 from infra.capture import CaptureWorker
 from infra.layers import Layers
+from infra.monitoring import Monitoring
 from infra.storage import Storage
 from infra.webhooks import WebhookDelivery
 from shotwire_core.config import StackConfig
@@ -36,6 +37,22 @@ class ShotwireStack(Stack):
             webhook_retry_queue=self.webhooks.retry_queue,
         )
 
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            rest_api=self.api.rest_api,
+            functions={
+                "Api": self.api.function,
+                "Capture": self.capture.function,
+                "Dispatcher": self.webhooks.function,
+            },
+            capture_queue=self.capture.queue,
+            dead_letter_queues={"Capture": self.capture.dlq, "Webhook": self.webhooks.dlq},
+            webhook_retry_queue=self.webhooks.retry_queue,
+            event_bus=self.webhooks.event_bus,
+        )
+
         outputs = {
             "ApiUrl": self.api.rest_api.url,
             "ImagesBucketName": self.storage.bucket.bucket_name,
@@ -46,6 +63,9 @@ class ShotwireStack(Stack):
             "WebhookRetryQueueUrl": self.webhooks.retry_queue.queue_url,
             "WebhookDlqUrl": self.webhooks.dlq.queue_url,
             "EventBusName": self.webhooks.event_bus.event_bus_name,
+            "AlarmTopicArn": self.monitoring.topic.topic_arn,
+            "DashboardUrl": f"https://console.aws.amazon.com/cloudwatch/home?region={self.region}"
+            f"#dashboards:name={config.dashboard}",
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

@@ -71,6 +71,14 @@ class StackConfig(BaseModel):
     image_retention_days: int = 7
     dlq_retention_days: int = 14
 
+    # Monitoring (infra/monitoring.py)
+    alarm_email: str | None = None  # subscribed to the alarm topic when given
+    alarm_capture_failure_percent: float = 20.0
+    alarm_backlog_seconds: int = 300
+    alarm_api_5xx_percent: float = 5.0
+    alarm_function_errors: int = 5
+    event_archive_days: int = 14
+
     # Names ---------------------------------------------------------------
     @property
     def jobs_table(self) -> str:
@@ -79,6 +87,18 @@ class StackConfig(BaseModel):
     @property
     def keys_table(self) -> str:
         return f"{self.prefix}-keys"
+
+    @property
+    def alarm_topic(self) -> str:
+        return f"{self.prefix}-alarms"
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.prefix}-overview"
+
+    @property
+    def event_archive(self) -> str:
+        return f"{self.prefix}-outcomes"
 
     @property
     def idempotency_table(self) -> str:
