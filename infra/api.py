@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
+from infra.defaults import ASSET_EXCLUDE, LOG_RETENTION, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
 from infra.environment import settings_environment
 from infra.layers import Layers
 from infra.storage import Storage
@@ -19,6 +22,26 @@ THROTTLING_BURST_LIMIT = 100
 
 
 BINARY_MEDIA_TYPES = ["image/*", "application/pdf"]
+
+
+def access_logging(scope: Construct) -> dict[str, Any]:
+    """One JSON line per request (no headers or bodies, so no keys), kept as long as the function logs."""
+    return {
+        "access_log_destination": apigw.LogGroupLogDestination(
+            logs.LogGroup(scope, "AccessLogs", retention=LOG_RETENTION)
+        ),
+        "access_log_format": apigw.AccessLogFormat.json_with_standard_fields(
+            caller=False,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=False,
+        ),
+    }
 
 
 class Api(Construct):
@@ -69,10 +92,12 @@ class Api(Construct):
             # A synchronous capture with `Accept: image/*` answers the image itself (base64 from Lambda).
             binary_media_types=BINARY_MEDIA_TYPES,
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=config.api_access_logs,
             deploy_options=apigw.StageOptions(
                 throttling_rate_limit=THROTTLING_RATE_LIMIT,
                 throttling_burst_limit=THROTTLING_BURST_LIMIT,
                 tracing_enabled=True,
+                **(access_logging(self) if config.api_access_logs else {}),
             ),
         )
 

@@ -92,6 +92,7 @@ class CaptureWorker(Construct):
                 batch_size=config.capture_batch_size,
                 # One bad page must not send the rest of the batch back to the queue.
                 report_batch_item_failures=True,
+                max_concurrency=config.capture_max_concurrency,
             )
         )
 

@@ -71,6 +71,7 @@ class WebhookDelivery(Construct):
             runtime=RUNTIME,
             handler=ZIP_HANDLER,
             code=lambda_.Code.from_asset(str(REPO_ROOT / "functions" / "dispatcher"), exclude=ASSET_EXCLUDE),
+            reserved_concurrent_executions=config.dispatcher_reserved_concurrency,
             layers=layers.all,
             # Crashes on events from the rule (not delivery failures, which go to the retry queue) are
             # retried by Lambda, then kept in the webhook DLQ instead of being dropped.
@@ -113,6 +114,7 @@ class WebhookDelivery(Construct):
                 batch_size=config.webhook_retry_batch_size,
                 # A failing endpoint must not hold back deliveries to the others in the batch.
                 report_batch_item_failures=True,
+                max_concurrency=config.dispatcher_retry_max_concurrency,
             )
         )
 

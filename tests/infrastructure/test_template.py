@@ -429,3 +429,33 @@ def test_capture_image_and_requirements_pin_the_same_playwright() -> None:
 
 def test_the_api_passes_images_through_as_binary(template: Template) -> None:
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["image/*", "application/pdf"]})
+
+
+def test_event_sources_bound_their_concurrency_from_the_config(template: Template, config: StackConfig) -> None:
+    queues = {name: logical_id(template, "AWS::SQS::Queue", QueueName=name) for name in config_queue_names(config)}
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queues[config.capture_queue], "Arn"]},
+            "ScalingConfig": {"MaximumConcurrency": config.capture_max_concurrency},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queues[config.webhook_retry_queue], "Arn"]},
+            "ScalingConfig": {"MaximumConcurrency": config.dispatcher_retry_max_concurrency},
+        },
+    )
+
+
+def test_api_access_logs_are_json_lines_without_keys(template: Template) -> None:
+    (stage,) = template.find_resources("AWS::ApiGateway::Stage").values()
+    settings = stage["Properties"]["AccessLogSetting"]
+    assert "DestinationArn" in settings
+    fields = settings["Format"]
+    assert '"status":"$context.status"' in fields and '"ip":"$context.identity.sourceIp"' in fields
+    assert "authorization" not in fields.lower() and "api-key" not in fields.lower()  # no credentials logged
+    template.resource_count_is("AWS::ApiGateway::Account", 1)  # the account-level role access logs need
+    log_groups = template.find_resources("AWS::Logs::LogGroup")
+    assert all("RetentionInDays" in group["Properties"] for group in log_groups.values()), log_groups

@@ -39,6 +39,8 @@ class StackConfig(BaseModel):
     capture_concurrency: int = 4
     capture_max_receive_count: int = 3
     capture_reserved_concurrency: int | None = None
+    # Concurrent batches the capture queue's event source may run (SQS event source maximum concurrency, 2-1000).
+    capture_max_concurrency: int = Field(default=10, ge=2, le=1000)
     capture_job_timeout_ms: int = 30_000
 
     # Webhooks
@@ -48,6 +50,10 @@ class StackConfig(BaseModel):
     dispatcher_timeout_seconds: int = 120
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_retry_batch_size: int = 10
+    # The dispatcher's own bound: reserved concurrency (None: the account pool) and the retry queue's
+    # event source maximum concurrency.
+    dispatcher_reserved_concurrency: int | None = None
+    dispatcher_retry_max_concurrency: int = Field(default=20, ge=2, le=1000)
     webhook_retry_max_receive_count: int = 5
     webhook_connect_timeout_seconds: float = 5.0
     webhook_timeout_seconds: float = 15.0
@@ -62,6 +68,8 @@ class StackConfig(BaseModel):
     # API
     api_memory_mb: int = 512
     api_timeout_seconds: int = 29
+    # Access logs need API Gateway's account-level CloudWatch role, which the stack then creates.
+    api_access_logs: bool = True
     max_viewport: int = 10_000
 
     # Storage
