@@ -68,24 +68,29 @@ MAX_INLINE_IMAGE_BYTES = 4 * 1024 * 1024
 ANSWER_MARGIN_SECONDS = 2
 
 app = APIGatewayRestResolver(enable_validation=True)
+LIMITS_CONTEXT_KEY = "tenant_limits"
+
+
+def admit(tenant_id: str) -> None:
+    """The tenant's request rate; its limits are read once and kept for the quota of this request."""
+    tenant = get_services().keys.get_tenant(tenant_id)
+    limits = tenant.limits if tenant is not None else TenantLimits()
+    app.append_context(**{LIMITS_CONTEXT_KEY: limits})
+    check_rate(tenant_id, limits, get_services().keys)
+
+
+def quota(count: int) -> AbstractContextManager[None]:
+    """Count `count` new captures against the caller's monthly quota (given back if the request fails)."""
+    return captures_reserved(tenant_of(app), count, app.context[LIMITS_CONTEXT_KEY], get_services().keys)
+
+
 install_edge(
     app,
     authenticate=lambda key: authenticate(key, get_services().keys),
     public_paths=["/health", "/docs", "/openapi.json"],
     optional_body_paths=["/v1/webhooks/secret/rotate"],
-    admit=lambda tenant_id: check_rate(tenant_id, tenant_limits(tenant_id), get_services().keys),
+    admit=admit,
 )
-
-
-def tenant_limits(tenant_id: str) -> TenantLimits:
-    tenant = get_services().keys.get_tenant(tenant_id)
-    return tenant.limits if tenant is not None else TenantLimits()
-
-
-def quota(count: int) -> AbstractContextManager[None]:
-    """Count `count` new captures against the caller's monthly quota (given back if the request fails)."""
-    tenant_id = tenant_of(app)
-    return captures_reserved(tenant_id, count, tenant_limits(tenant_id), get_services().keys)
 
 
 def accepted(body: dict[str, Any], location: str) -> Response[Any]:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shotwire_core.batches import settle_member
 from shotwire_core.delivery import deliver, handle_retry
-from shotwire_core.models import OutcomeDetail, RetryMessage, WebhookStatus
+from shotwire_core.models import JobStatus, OutcomeDetail, RetryMessage, WebhookStatus
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
@@ -69,9 +69,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             context=context,
         )
     outcome = parse(event=event, model=OutcomeEvent)  # the bus rule: first attempt
-    tenant_id, job_id = outcome.detail.tenant_id, outcome.detail.job_id
-    deliver_attempt(tenant_id, job_id, 1, 1)
-    settle_member(
-        tenant_id, job_id, jobs=get_services().jobs, deliver_batch_webhook=lambda t, b: deliver_attempt(t, b, 1, 1)
-    )
+    detail = outcome.detail
+    deliver_attempt(detail.tenant_id, detail.job_id, 1, 1)
+    if detail.batch_id is not None:
+        settle_member(
+            detail.tenant_id,
+            detail.job_id,
+            detail.batch_id,
+            detail.status is JobStatus.COMPLETED,
+            jobs=get_services().jobs,
+            deliver_batch_webhook=lambda tenant, batch: deliver_attempt(tenant, batch, 1, 1),
+        )
     return None

@@ -128,9 +128,10 @@ def submit_batch(
 
 def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> dict[str, Any]:
     """`GET /v1/batches/{id}`: counts by status and each job's status."""
+    member_statuses = [(job_id, statuses.get(job_id, JobStatus.QUEUED.value)) for job_id in member_ids]
     counts = {status.value: 0 for status in JobStatus}
-    for job_id in member_ids:
-        counts[statuses.get(job_id, JobStatus.QUEUED.value)] += 1
+    for _, status in member_statuses:
+        counts[status] += 1
     view: dict[str, Any] = {
         "batchId": record.job_id,
         "status": "completed" if record.status is JobStatus.COMPLETED else "processing",
@@ -138,7 +139,7 @@ def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> 
         "counts": counts,
         "createdAt": record.created_at,
         "completedAt": record.completed_at,
-        "jobs": [{"jobId": job_id, "status": statuses.get(job_id, JobStatus.QUEUED.value)} for job_id in member_ids],
+        "jobs": [{"jobId": job_id, "status": status} for job_id, status in member_statuses],
     }
     if record.webhook_url:
         view["webhook"] = {
@@ -158,26 +159,25 @@ def get_batch(tenant_id: str, batch_id: str, jobs: BatchStore) -> Job:
 def settle_member(
     tenant_id: str,
     job_id: str,
+    batch_id: str,
+    completed: bool,
     *,
     jobs: BatchStore,
     deliver_batch_webhook: Callable[[str, str], object],
     now: Callable[[], str] = now_iso,
 ) -> bool:
-    """Count a finished member into its batch; when it was the last, complete the batch and send its webhook.
-    True when this call completed the batch."""
-    job = jobs.get(tenant_id, job_id)
-    if job is None or job.batch_id is None or job.face == "batch" or not job.status.is_terminal:
-        return False
-    progress = jobs.count_batch_member(tenant_id, job.batch_id, job.job_id, job.status is JobStatus.COMPLETED)
+    """Count a finished member (as its outcome event says) into its batch; when it was the last, complete the
+    batch and send its webhook. True when this call completed the batch."""
+    progress = jobs.count_batch_member(tenant_id, batch_id, job_id, completed)
     if not progress.finished:
         return False
     counts = {"completed": progress.completed, "failed": progress.failed}
-    completed_now = jobs.finish_batch(tenant_id, job.batch_id, now(), counts)
-    record = jobs.get(tenant_id, job.batch_id)
+    completed_now = jobs.finish_batch(tenant_id, batch_id, now(), counts)
+    record = jobs.get(tenant_id, batch_id)
     # Also when another event completed it but died before its first attempt: deliveries share a webhook-id.
     if record is not None and record.webhook_url and not record.webhook_attempts:
-        deliver_batch_webhook(tenant_id, job.batch_id)
+        deliver_batch_webhook(tenant_id, batch_id)
     if completed_now:
         metrics.add_metric(name="BatchesCompleted", unit="Count", value=1)
-        logger.info("batch completed", extra={"batch_id": job.batch_id, **counts})
+        logger.info("batch completed", extra={"batch_id": batch_id, **counts})
     return completed_now

@@ -44,6 +44,7 @@ def outcome_event(job: Job) -> tuple[str, dict[str, Any]]:
         width=job.result_width,
         height=job.result_height,
         format=job.options.format,
+        batch_id=job.batch_id,
     )
     return detail_type, detail.model_dump(mode="json", exclude_none=True)
 

@@ -570,6 +570,8 @@ class OutcomeDetail(BaseModel):
     width: int | None = None
     height: int | None = None
     format: ImageFormat | None = None
+    # Set for a batch's members: the dispatcher counts the outcome into its batch without reading the job.
+    batch_id: str | None = Field(default=None, alias="batchId")
 
 
 class RetryMessage(BaseModel):

@@ -57,7 +57,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Forbidden",
     404: "No such resource for this API key (another tenant's ids look exactly like missing ones)",
     409: "Conflicts with the resource's state, or an Idempotency-Key whose first request is still running",
-    413: f"Request body over {256 * 1024} bytes",
+    413: f"Request body over {MAX_BODY_BYTES} bytes",
     415: "Content-Type is not application/json",
     422: "A field breaks a rule: details names each field and rule",
     429: "Over the tenant's request rate (rate_limited) or monthly quota (quota_exceeded); see Retry-After",

@@ -8,6 +8,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+# Bulk requests in flight at once (a 1,000-job batch is 40 BatchWriteItem and 100 SendMessageBatch requests).
+BULK_WORKERS = 8
+
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 

@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from shotwire_core.adapters.aws import client
+from shotwire_core.adapters.aws import BULK_WORKERS, client
 from shotwire_core.batches import BatchProgress
 from shotwire_core.circuit import HostHealth, SlotLease
 from shotwire_core.errors import StaleJobError
@@ -19,10 +19,6 @@ from shotwire_core.models import ApiKeyRecord, Job, JobStatus, Tenant, WebhookAt
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-# Bulk writes in flight at once (a 1,000-job batch is 40 BatchWriteItem requests).
-BULK_WORKERS = 8
 
 
 def _decimals(value: Any) -> Any:
@@ -515,12 +511,6 @@ class KeyTable:
             ConditionExpression="attribute_not_exists(captures) OR captures <= :room",
             ExpressionAttributeValues=_values({":count": count, ":room": quota - count}),
         )
-
-    def usage(self, tenant_id: str, month: str) -> int:
-        item = self._ddb.get_item(
-            TableName=self.table_name, Key=_to_ddb({"pk": f"usage#{tenant_id}#{month}"}), ConsistentRead=True
-        ).get("Item")
-        return int(_from_ddb(item)["captures"]) if item else 0
 
     def put_key(self, key_hash: str, record: ApiKeyRecord) -> None:
         item = {"pk": f"key#{key_hash}", **record.model_dump(mode="json", exclude_none=True)}

@@ -6,7 +6,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from shotwire_core.adapters.aws import client
+from shotwire_core.adapters.aws import BULK_WORKERS, client
 from shotwire_core.config import EVENT_SOURCE
 
 
@@ -22,7 +22,7 @@ class Queue:
     def send_many(self, bodies: list[dict[str, Any]]) -> None:
         """Send 10 to a request (SendMessageBatch), several requests at once, resending failed entries."""
         chunks = [bodies[start : start + 10] for start in range(0, len(bodies), 10)]
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=BULK_WORKERS) as pool:
             list(pool.map(self._send_chunk, chunks))
 
     def _send_chunk(self, bodies: list[dict[str, Any]]) -> None:
