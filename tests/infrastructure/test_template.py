@@ -17,7 +17,7 @@ from aws_cdk.assertions import Match, Template
 from app import config_from_context, stack_name
 from infra.defaults import REPO_ROOT
 from infra.environment import SET_BY_IMAGE
-from shotwire_core.config import POWERTOOLS_VERSION, StackConfig
+from shotwire_core.config import StackConfig
 from shotwire_core.settings import ENV_VARS, Settings
 
 Statement = dict[str, Any]
@@ -196,18 +196,14 @@ def test_capture_function_is_a_container_image_sized_from_config(template: Templ
 
 
 @pytest.mark.parametrize("service", ["api", "dispatcher"])
-def test_zip_functions_run_python312_with_shared_and_powertools_layers(template: Template, service: str) -> None:
+def test_zip_functions_run_python314_with_shared_and_dependencies_layers(template: Template, service: str) -> None:
     props = function_props(template, service)
-    assert (props["Runtime"], props["Handler"]) == ("python3.12", "handler.lambda_handler")
+    assert (props["Runtime"], props["Handler"]) == ("python3.14", "handler.lambda_handler")
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    # Both of the stack's own layers and nothing else (which is which: tests/infrastructure/test_layers.py).
     layers = referenced_ids(props["Layers"])
-    assert logical_id(template, "AWS::Lambda::LayerVersion") in layers
-    assert any(layer.startswith("SsmParameterValueawsservicepowertools") for layer in layers)
-
-
-def test_powertools_layer_arn_is_read_from_the_public_ssm_parameter(template: Template) -> None:
-    defaults = {p.get("Default") for p in template.to_json()["Parameters"].values()}
-    assert f"/aws/service/powertools/python/x86_64/python3.12/{POWERTOOLS_VERSION}" in defaults
+    assert layers == set(template.find_resources("AWS::Lambda::LayerVersion"))
+    assert len(layers) == 2
 
 
 @pytest.mark.parametrize("service", ["api", "capture", "dispatcher"])
