@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT / "layers" / "shared" / "python"))
 
 import aws_cdk as cdk  # noqa: E402
 
+from infra.nag import add_checks  # noqa: E402
 from infra.stack import ShotwireStack  # noqa: E402
 from shotwire_core.config import StackConfig, load_stack_config  # noqa: E402
 
@@ -43,14 +44,16 @@ def stack_name(config: StackConfig) -> str:
     return "".join(part.capitalize() for part in config.prefix.split("-"))
 
 
-def build_app(outdir: str | None = None) -> tuple[cdk.App, ShotwireStack]:
+def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) -> tuple[cdk.App, ShotwireStack]:
+    """`context` overrides cdk.json's (tests pass e.g. {"shotwire": {"egress_static_ips": True}})."""
     app = cdk.App(
         outdir=outdir or os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out"),
-        context=cdk_json_context(),
+        context={**cdk_json_context(), **(context or {})},
     )
     config = config_from_context(app.node.try_get_context(CONTEXT_KEY))
     stack = ShotwireStack(app, stack_name(config), config=config)
     cdk.Tags.of(stack).add("project", "shotwire")
+    add_checks(app)
     return app, stack
 
 

@@ -12,7 +12,10 @@ from constructs import Construct
 
 from infra.defaults import ASSET_EXCLUDE, LOG_RETENTION, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props
 from infra.environment import settings_environment
+from infra.firewall import ApiFirewall
 from infra.layers import Layers
+from infra.nag import acknowledge
+from infra.permissions import allow_items, allow_objects
 from infra.storage import Storage
 from shotwire_core.config import StackConfig
 
@@ -44,6 +47,51 @@ def access_logging(scope: Construct) -> dict[str, Any]:
     }
 
 
+def acknowledge_api_findings(rest_api: apigw.RestApi, *, waf: bool, logs: bool) -> None:
+    """The API's accepted cdk-nag findings, each on the resource it concerns (one proxy carries every route)."""
+    assert rest_api.node.default_child is not None
+    acknowledge(
+        rest_api.node.default_child,
+        "AwsSolutions-APIG2",
+        "Requests are validated in the function against the same pydantic models that generate the OpenAPI "
+        "document, so a 422 names the field and rule; schemathesis checks the two agree in make test.",
+    )
+    for method in rest_api.methods:
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                method,
+                rule,
+                "Clients are programs holding shotwire API keys (X-API-Key or Bearer), checked by the function "
+                "against SHA-256 hashes in DynamoDB on every request; there are no user pools. Only /health, "
+                "/docs, /openapi.json and /v1/meta/egress-ips are public.",
+            )
+    logging_role = rest_api.node.try_find_child("CloudWatchRole")
+    if logging_role is not None:
+        acknowledge(
+            logging_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "API Gateway's account-level logging role (needed for access and execution logs) uses the policy "
+            "AWS documents for it.",
+        )
+    if not logs:
+        for rule in ("AwsSolutions-APIG1", "AwsSolutions-APIG6"):
+            acknowledge(
+                rest_api.deployment_stage,
+                rule,
+                "API logging is off by choice (StackConfig.api_access_logs false): it needs the account-wide "
+                "API Gateway CloudWatch role, which some organisations manage centrally; the function's own "
+                "logs still record every request.",
+            )
+    if not waf:
+        acknowledge(
+            rest_api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "The WAF web ACL is optional (StackConfig.api_waf; $9/month before requests: $5 for the ACL, $1 "
+            "for each of its 4 rules); without it the stage throttle and per-tenant limits and quotas apply.",
+        )
+
+
 class Api(Construct):
     def __init__(
         self,
@@ -55,6 +103,8 @@ class Api(Construct):
         layers: Layers,
         capture_queue: sqs.IQueue,
         webhook_retry_queue: sqs.IQueue,
+        # The static egress IPs, comma-separated (StaticEgress.joined_ips); "": none. GET /v1/meta/egress-ips.
+        egress_ips: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -79,6 +129,7 @@ class Api(Construct):
                         # `redeliver` queues the new delivery's first attempt there.
                         "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": webhook_retry_queue.queue_url,
                     },
+                    egress_ips=egress_ips,
                 ),
             ),
         )
@@ -97,17 +148,44 @@ class Api(Construct):
                 throttling_rate_limit=THROTTLING_RATE_LIMIT,
                 throttling_burst_limit=THROTTLING_BURST_LIMIT,
                 tracing_enabled=True,
+                # Execution logs for errors only, and never request or response data (they hold API keys).
+                logging_level=apigw.MethodLoggingLevel.ERROR if config.api_access_logs else None,
+                data_trace_enabled=False,
                 **(access_logging(self) if config.api_access_logs else {}),
             ),
         )
+        self.firewall = (
+            ApiFirewall(self, "Firewall", config=config, stage=self.rest_api.deployment_stage)
+            if config.api_waf
+            else None
+        )
+        acknowledge_api_findings(self.rest_api, waf=config.api_waf, logs=config.api_access_logs)
 
-        storage.jobs_table.grant_read_write_data(self.function)
-        # Read and write: rotating the webhook secret updates the tenant.
-        storage.keys_table.grant_read_write_data(self.function)
+        # Jobs: create one or a batch, read, list (Query), batch views (BatchGetItem), redeliver, delete.
+        allow_items(
+            self.function,
+            storage.jobs_table,
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "BatchGetItem",
+            "BatchWriteItem",
+        )
+        # Keys table: key lookup, tenant read, secret rotation (conditional put), rate and quota counters.
+        allow_items(self.function, storage.keys_table, "GetItem", "PutItem", "UpdateItem")
+        # Powertools idempotency's persistence layer.
+        allow_items(self.function, storage.idempotency_table, "GetItem", "PutItem", "UpdateItem", "DeleteItem")
         capture_queue.grant_send_messages(self.function)
         webhook_retry_queue.grant_send_messages(self.function)
-        storage.idempotency_table.grant_read_write_data(self.function)
-        # Read, to presign GET links, and delete (DELETE /v1/screenshots/{id}); the API never writes images
-        # or publishes outcomes.
-        storage.bucket.grant_read(self.function)
-        storage.bucket.grant_delete(self.function)
+        # Never PutObject and never an event: the API reads images (presigned links, ?wait with Accept: image/*)
+        # and deletes them (DELETE /v1/screenshots/{id}).
+        allow_objects(
+            self.function,
+            storage.bucket,
+            "GetObject",
+            "DeleteObject",
+            why="The API presigns GET links to, returns, and deletes images of any tenant's job; keys are "
+            "<tenant>/<job>.<ext>, made per request, and tenancy is enforced by the job lookup before any call.",
+        )

@@ -11,7 +11,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.defaults import REPO_ROOT, function_props, secure_queue
+from infra.egress import StaticEgress
 from infra.environment import settings_environment
+from infra.permissions import allow_items, allow_objects
 from infra.storage import Storage
 from shotwire_core.config import StackConfig
 
@@ -49,6 +51,7 @@ class CaptureWorker(Construct):
         config: StackConfig,
         storage: Storage,
         event_bus: events.IEventBus,
+        egress: StaticEgress | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -78,6 +81,8 @@ class CaptureWorker(Construct):
                 platform=ecr_assets.Platform.LINUX_AMD64,
             ),
             reserved_concurrent_executions=config.capture_reserved_concurrency,
+            # Given egress (egress_capture_in_vpc), pages are fetched from the static IPs too (infra/egress.py).
+            **(egress.function_placement() if egress else {}),
             **function_props(
                 self,
                 service="capture",
@@ -86,6 +91,8 @@ class CaptureWorker(Construct):
                 environment=settings_environment(config, images_bucket=storage.bucket.bucket_name),
             ),
         )
+        if egress:
+            egress.allow_network_interfaces(self.function)
         self.function.add_event_source(
             sources.SqsEventSource(
                 self.queue,
@@ -96,6 +103,12 @@ class CaptureWorker(Construct):
             )
         )
 
-        storage.jobs_table.grant_read_write_data(self.function)
-        storage.bucket.grant_put(self.function)
+        # Read the job, then mark it processing / completed / failed (conditional updates).
+        allow_items(self.function, storage.jobs_table, "GetItem", "UpdateItem")
+        allow_objects(
+            self.function,
+            storage.bucket,
+            "PutObject",
+            why="The capture function writes each job's image under <tenant>/<job>.<ext>, a key made per job.",
+        )
         event_bus.grant_put_events_to(self.function)

@@ -11,10 +11,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.permissions import function_role
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-# The capture image and the Powertools layer ARN are both x86_64; keep every function on one architecture.
+# The newest Lambda Python (cdk-nag L1); the dependency layer is built for exactly this one.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# The capture image and the dependencies layer are built for x86_64; keep every function on one architecture.
 ARCHITECTURE = lambda_.Architecture.X86_64
 TRACING = lambda_.Tracing.ACTIVE
 LOGGING_FORMAT = lambda_.LoggingFormat.JSON
@@ -45,13 +48,15 @@ def function_props(
     environment: dict[str, str],
 ) -> dict[str, Any]:
     """Keyword arguments common to zip and image functions; `service` names logs, traces and metrics."""
+    # An explicit log group: retention is set up front instead of through a custom resource.
+    log_group = logs.LogGroup(scope, "Logs", retention=LOG_RETENTION)
     return {
         "architecture": ARCHITECTURE,
         "tracing": TRACING,
         "logging_format": LOGGING_FORMAT,
         "application_log_level_v2": APPLICATION_LOG_LEVEL,
-        # An explicit log group: retention is set up front instead of through a custom resource.
-        "log_group": logs.LogGroup(scope, "Logs", retention=LOG_RETENTION),
+        "log_group": log_group,
+        "role": function_role(scope, service=service, log_group=log_group),
         "memory_size": memory_mb,
         "timeout": Duration.seconds(timeout_seconds),
         "environment": {**environment, **powertools_environment(service)},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 EVENT_SOURCE = "shotwire.capture"
 DETAIL_TYPE_COMPLETED = "Screenshot Completed"
@@ -20,8 +20,6 @@ DEFAULT_WEBHOOK_RETRY_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36
 
 # SQS refuses DelaySeconds above 15 minutes; longer waits hop through the queue several times.
 SQS_MAX_DELAY_SECONDS = 900
-
-POWERTOOLS_VERSION = "3.37.0"
 
 
 class StackConfig(BaseModel):
@@ -55,6 +53,10 @@ class StackConfig(BaseModel):
     dispatcher_reserved_concurrency: int | None = None
     dispatcher_retry_max_concurrency: int = Field(default=20, ge=2, le=1000)
     webhook_retry_max_receive_count: int = 5
+    # The retry queue keeps a message for this long; each hop of the schedule (at most 15 min) is far inside it.
+    webhook_retry_retention_days: int = Field(default=14, ge=1, le=14)
+    # Lambda's own retries of a crashed dispatcher invoke from the outcome rule, before the webhook DLQ.
+    dispatcher_async_retry_attempts: int = Field(default=2, ge=0, le=2)
     webhook_connect_timeout_seconds: float = 5.0
     webhook_timeout_seconds: float = 15.0
     # Per destination (host:port), see shotwire_core.circuit: attempts out at once; consecutive
@@ -70,6 +72,10 @@ class StackConfig(BaseModel):
     api_timeout_seconds: int = 29
     # Access logs need API Gateway's account-level CloudWatch role, which the stack then creates.
     api_access_logs: bool = True
+    # An AWS WAF web ACL on the stage (AWS managed rule groups plus a per-IP rate rule); off by default,
+    # it costs $9/month before requests: $5 for the web ACL, $1 for each of its 4 rules (docs/cost.md).
+    api_waf: bool = False
+    api_waf_requests_per_ip_per_5_minutes: int = Field(default=3000, ge=100, le=2_000_000_000)
     max_viewport: int = 10_000
 
     # Storage
@@ -86,6 +92,21 @@ class StackConfig(BaseModel):
     alarm_api_5xx_percent: float = 5.0
     alarm_function_errors: int = 5
     event_archive_days: int = 14
+
+    # Egress (infra/egress.py): off by default, a NAT gateway and its Elastic IP cost ~$36.50/month per AZ.
+    # On: the dispatcher (and, if asked, the capture function) runs in a VPC whose NAT gateways use Elastic
+    # IPs, published as the EgressIps output and by GET /v1/meta/egress-ips for receivers to allow-list.
+    egress_static_ips: bool = False
+    # One NAT gateway and Elastic IP per AZ: 1 is cheaper, 2 survives an AZ outage.
+    egress_nat_gateways: int = Field(default=2, ge=1, le=3)
+    # Pages are then fetched from the same IPs too, and their traffic pays NAT data processing.
+    egress_capture_in_vpc: bool = False
+
+    @model_validator(mode="after")
+    def _capture_in_vpc_needs_the_vpc(self) -> StackConfig:
+        if self.egress_capture_in_vpc and not self.egress_static_ips:
+            raise ValueError("egress_capture_in_vpc needs egress_static_ips (there is no VPC without it)")
+        return self
 
     # Names ---------------------------------------------------------------
     @property
