@@ -16,9 +16,14 @@ def settings_environment(
     *,
     images_bucket: str,
     queue_urls: dict[str, str] | None = None,
+    egress_ips: str | None = None,
 ) -> dict[str, str]:
-    """Names and limits every function shares, plus the queue URLs this function needs."""
+    """Names and limits every function shares, plus the queue URLs (and egress IPs) this function needs."""
     # Deployed functions must never fetch private, loopback or link-local addresses (SSRF).
     return function_environment(
-        config, images_bucket=images_bucket, allow_private_networks=False, queue_urls=queue_urls
+        config,
+        images_bucket=images_bucket,
+        allow_private_networks=False,
+        queue_urls=queue_urls,
+        egress_ips=egress_ips,
     )

@@ -9,8 +9,10 @@ from constructs import Construct
 
 from infra.api import Api
 from infra.capture import CaptureWorker
+from infra.egress import StaticEgress
 from infra.layers import Layers
 from infra.monitoring import Monitoring
+from infra.nag import acknowledge
 from infra.storage import Storage
 from infra.webhooks import WebhookDelivery
 from shotwire_core.config import StackConfig
@@ -22,10 +24,26 @@ class ShotwireStack(Stack):
         self.config = config
 
         self.storage = Storage(self, "Storage", config=config)
+        acknowledge(
+            self.storage.bucket,
+            "AwsSolutions-S1",
+            "Images are written only by the capture function and read only through presigned links that the "
+            "API and webhooks hand out; who fetched a link is not ours to log per object (CloudTrail S3 data "
+            "events can be enabled account-wide), and server access logs would add a write per download.",
+        )
         self.layers = Layers(self, "Layers")
-        self.webhooks = WebhookDelivery(self, "Webhooks", config=config, storage=self.storage, layers=self.layers)
+        # Static egress IPs (off by default: NAT gateways cost money, see docs/operations.md).
+        self.egress = StaticEgress(self, "Egress", config=config) if config.egress_static_ips else None
+        self.webhooks = WebhookDelivery(
+            self, "Webhooks", config=config, storage=self.storage, layers=self.layers, egress=self.egress
+        )
         self.capture = CaptureWorker(
-            self, "Capture", config=config, storage=self.storage, event_bus=self.webhooks.event_bus
+            self,
+            "Capture",
+            config=config,
+            storage=self.storage,
+            event_bus=self.webhooks.event_bus,
+            egress=self.egress if config.egress_capture_in_vpc else None,
         )
         self.api = Api(
             self,
@@ -35,6 +53,7 @@ class ShotwireStack(Stack):
             layers=self.layers,
             capture_queue=self.capture.queue,
             webhook_retry_queue=self.webhooks.retry_queue,
+            egress_ips=self.egress.joined_ips if self.egress else "",
         )
 
         self.monitoring = Monitoring(
@@ -67,5 +86,8 @@ class ShotwireStack(Stack):
             "DashboardUrl": f"https://console.aws.amazon.com/cloudwatch/home?region={self.region}"
             f"#dashboards:name={config.dashboard}",
         }
+        if self.egress:
+            # Webhooks (and, with egress_capture_in_vpc, page loads) come from these: receivers allow-list them.
+            outputs["EgressIps"] = self.egress.joined_ips
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

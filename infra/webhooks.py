@@ -14,8 +14,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, function_props, secure_queue
+from infra.egress import StaticEgress
 from infra.environment import settings_environment
 from infra.layers import Layers
+from infra.permissions import allow_items, allow_objects
 from infra.storage import Storage
 from shotwire_core.config import StackConfig
 
@@ -23,9 +25,6 @@ from shotwire_core.config import StackConfig
 # as it allows, then park the event in the webhook DLQ.
 RULE_TARGET_RETRY_ATTEMPTS = 185
 RULE_TARGET_MAX_EVENT_AGE = Duration.hours(24)
-
-# The dispatcher re-sends a message for each hop of the retry schedule; keep every hop well inside retention.
-RETRY_QUEUE_RETENTION = Duration.days(14)
 
 
 def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
@@ -42,6 +41,7 @@ class WebhookDelivery(Construct):
         config: StackConfig,
         storage: Storage,
         layers: Layers,
+        egress: StaticEgress | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -58,7 +58,7 @@ class WebhookDelivery(Construct):
             "RetryQueue",
             queue_name=config.webhook_retry_queue,
             visibility_timeout=Duration.seconds(config.webhook_retry_visibility_timeout_seconds),
-            retention_period=RETRY_QUEUE_RETENTION,
+            retention_period=Duration.days(config.webhook_retry_retention_days),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dlq, max_receive_count=config.webhook_retry_max_receive_count
             ),
@@ -75,8 +75,10 @@ class WebhookDelivery(Construct):
             layers=layers.all,
             # Crashes on events from the rule (not delivery failures, which go to the retry queue) are
             # retried by Lambda, then kept in the webhook DLQ instead of being dropped.
-            retry_attempts=2,
+            retry_attempts=config.dispatcher_async_retry_attempts,
             on_failure=destinations.SqsDestination(self.dlq),
+            # With static egress IPs, webhooks leave through the VPC's NAT gateways (infra/egress.py).
+            **(egress.function_placement() if egress else {}),
             **function_props(
                 self,
                 service="dispatcher",
@@ -92,6 +94,8 @@ class WebhookDelivery(Construct):
                 ),
             ),
         )
+        if egress:
+            egress.allow_network_interfaces(self.function)
 
         self.rule = events.Rule(
             self,
@@ -118,9 +122,16 @@ class WebhookDelivery(Construct):
             )
         )
 
-        storage.jobs_table.grant_read_write_data(self.function)
-        storage.keys_table.grant_read_data(self.function)
-        # Read only: the dispatcher presigns GET links to the screenshot for the webhook payload.
-        storage.bucket.grant_read(self.function)
+        # Jobs: read, record attempts, count batch members; destination health lives there too (#hosts).
+        allow_items(self.function, storage.jobs_table, "GetItem", "UpdateItem")
+        # The tenant's webhook secrets, to sign.
+        allow_items(self.function, storage.keys_table, "GetItem")
+        allow_objects(
+            self.function,
+            storage.bucket,
+            "GetObject",
+            why="The dispatcher presigns GET links to the job's image for the webhook payload; a presigned "
+            "link carries the signer's rights, and keys are <tenant>/<job>.<ext>, made per job.",
+        )
         self.retry_queue.grant_send_messages(self.function)
         self.dlq.grant_send_messages(self.function)

@@ -47,6 +47,7 @@ from shotwire_core.models import (
     CaptureAnswer,
     CaptureRequest,
     DeliveriesAnswer,
+    EgressIps,
     Health,
     JobAnswer,
     JobPage,
@@ -58,6 +59,7 @@ from shotwire_core.models import (
 )
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
+from shotwire_core.settings import get_settings
 from shotwire_core.signing import signature_headers
 from shotwire_core.web import answers, install_edge, tenant_of
 from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
@@ -87,7 +89,7 @@ def quota(count: int) -> AbstractContextManager[None]:
 install_edge(
     app,
     authenticate=lambda key: authenticate(key, get_services().keys),
-    public_paths=["/health", "/docs", "/openapi.json"],
+    public_paths=["/health", "/docs", "/openapi.json", "/v1/meta/egress-ips"],
     optional_body_paths=["/v1/webhooks/secret/rotate"],
     admit=admit,
 )
@@ -170,6 +172,28 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+# The addresses change only when the stack's egress setup does: caches may keep them an hour.
+EGRESS_IPS_CACHE_CONTROL = "public, max-age=3600"
+
+
+@app.get(
+    "/v1/meta/egress-ips",
+    tags=["service"],
+    summary="The IP addresses webhooks come from",
+    responses=answers({200: ("The egress addresses", EgressIps)}),
+)
+def egress_ips() -> Response[dict[str, Any]]:
+    """Public. With static egress deployed, every webhook is sent from one of `egressIps`: allow-list them on
+    the receiver. `static` false (and no addresses): webhooks come from AWS addresses that change."""
+    ips = list(get_settings().egress_ips)
+    return Response(
+        status_code=HTTPStatus.OK.value,
+        content_type=content_types.APPLICATION_JSON,
+        body={"egressIps": ips, "static": bool(ips)},
+        headers={"Cache-Control": EGRESS_IPS_CACHE_CONTROL},
+    )
+
+
 @app.post("/v1/screenshots", tags=["screenshots"], responses=CREATE_SCREENSHOT_ANSWERS)
 @app.post("/v1/screenshot", include_in_schema=False)  # the singular spelling, same route
 def create_screenshot(
@@ -231,6 +255,7 @@ def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:
             capture_queue=services.capture_queue,
             rules=services.submission_rules,
         )
+    logger.set_correlation_id(job.job_id)  # from here on, this request's lines carry the job's id
     body = {"jobId": job.job_id, "status": job.status.value, "createdAt": job.created_at}
     return accepted(body, f"/v1/screenshots/{job.job_id}")
 
@@ -252,6 +277,7 @@ def _accept_capture(request: CaptureRequest) -> Response[Any]:
             rules=services.submission_rules,
             face="capture",
         )
+    logger.set_correlation_id(job.job_id)
     return accepted(
         {"status": "accepted", "capture_id": capture_id(job.job_id)}, f"/v1/capture/{capture_id(job.job_id)}"
     )

@@ -672,3 +672,10 @@ class DeliveriesAnswer(Answer):
 
 class Health(Answer):
     status: str
+
+
+class EgressIps(Answer):
+    """The addresses webhooks (and, if so deployed, page loads) come from; `static` false: no fixed ones."""
+
+    egressIps: list[str]
+    static: bool

@@ -6,6 +6,7 @@ same variables for the same handlers. Unset names fall back to `StackConfig` def
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -45,6 +46,7 @@ ENV_VARS: dict[str, str] = {
     "SHOTWIRE_RETENTION_DAYS": "retention_days",
     "SHOTWIRE_CAPTURE_CONCURRENCY": "capture_concurrency",
     "SHOTWIRE_ALLOWED_HOSTS": "allowed_hosts",
+    "SHOTWIRE_EGRESS_IPS": "egress_ips",
 }
 
 
@@ -83,6 +85,8 @@ class Settings(BaseModel):
     capture_concurrency: int = Field(default=_DEFAULTS.capture_concurrency, ge=1, le=16)
     # host:port pairs reachable even when private networks are blocked (e.g. a staging site, a receiver).
     allowed_hosts: frozenset[str] = frozenset()
+    # The static egress IPs webhooks leave from (StackConfig.egress_static_ips); empty: no static egress.
+    egress_ips: tuple[str, ...] = ()
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -94,6 +98,23 @@ class Settings(BaseModel):
                 if not host or not port.isdigit():
                     raise ValueError(f"SHOTWIRE_ALLOWED_HOSTS entries must be host:port, got {entry!r}")
             return frozenset(entries)
+        return value
+
+    @field_validator("egress_ips", mode="before")
+    @classmethod
+    def _split_ips(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(entry.strip() for entry in value.split(",") if entry.strip())
+        return value
+
+    @field_validator("egress_ips")
+    @classmethod
+    def _are_ips(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_address(entry)
+            except ValueError:
+                raise ValueError(f"SHOTWIRE_EGRESS_IPS entries must be IP addresses, got {entry!r}") from None
         return value
 
     @field_validator("webhook_retry_schedule", mode="before")
@@ -140,9 +161,13 @@ def function_environment(
     images_bucket: str,
     allow_private_networks: bool,
     queue_urls: Mapping[str, str] | None = None,
+    egress_ips: str | None = None,
 ) -> dict[str, str]:
     """The SHOTWIRE_* variables a function gets, from the stack config: the CDK app sets them on each
-    deployed function and the local stack sets them for its handlers, so both see the same settings."""
+    deployed function and the local stack sets them for its handlers, so both see the same settings.
+
+    `egress_ips` (comma-separated, "" when there are none) is given only to the function that publishes
+    them (the API); the others do not get the variable."""
     env = {
         "SHOTWIRE_JOBS_TABLE": config.jobs_table,
         "SHOTWIRE_KEYS_TABLE": config.keys_table,
@@ -166,6 +191,7 @@ def function_environment(
         "SHOTWIRE_CAPTURE_CONCURRENCY": str(config.capture_concurrency),
         "SHOTWIRE_ALLOWED_HOSTS": ",".join(config.allowed_hosts),
         **(queue_urls or {}),
+        **({"SHOTWIRE_EGRESS_IPS": egress_ips} if egress_ips is not None else {}),
     }
     unknown = sorted(set(env) - set(ENV_VARS))
     if unknown:
