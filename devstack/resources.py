@@ -41,37 +41,76 @@ def _queue(sqs: Any, name: str, attributes: dict[str, str]) -> str:
     return url
 
 
-def _redrive(dlq_url: str, max_receives: int) -> str:
-    return json.dumps({"deadLetterTargetArn": queue_arn(dlq_url), "maxReceiveCount": str(max_receives)})
+def _redrive(dlq_url: str, max_receives: int, region: str, account: str) -> str:
+    target = queue_arn(dlq_url, region, account)
+    return json.dumps({"deadLetterTargetArn": target, "maxReceiveCount": str(max_receives)})
+
+
+def _table(ddb: Any, name: str, keys: dict[str, str], ttl_attribute: str | None = None) -> None:
+    """A table as infra/storage.py makes them: on demand, encrypted, point-in-time recovery on, keyed by
+    `keys` (attribute -> HASH/RANGE, all strings), items expiring on `ttl_attribute` if given."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": attribute, "KeyType": kind} for attribute, kind in keys.items()],
+        AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute in keys],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True},
+    )
+    ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    if ttl_attribute:
+        ddb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+        )
+
+
+def _images_bucket(s3: Any, bucket: str, config: StackConfig) -> None:
+    """The bucket as infra/storage.py configures it: private, owner-enforced, encrypted, images expiring."""
+    s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    )
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-images",
+                    "Status": "Enabled",
+                    "Filter": {},
+                    "Expiration": {"Days": config.image_retention_days},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ]
+        },
+    )
 
 
 def provision(config: StackConfig, region: str, account: str) -> LocalResources:
     """Tables, bucket, queues with their DLQs, the bus and its rule — as in infra/, minus IAM."""
     ddb = boto3.client("dynamodb", region_name=region)
-    ddb.create_table(
-        TableName=config.jobs_table,
-        KeySchema=[{"AttributeName": "tenantId", "KeyType": "HASH"}, {"AttributeName": "jobId", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "tenantId", "AttributeType": "S"},
-            {"AttributeName": "jobId", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.create_table(
-        TableName=config.keys_table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.create_table(
-        TableName=config.idempotency_table,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    # Jobs (and, under their own partitions, batches and webhook-destination health) expire on `expiresAt`.
+    _table(ddb, config.jobs_table, {"tenantId": "HASH", "jobId": "RANGE"}, ttl_attribute="expiresAt")
+    _table(ddb, config.keys_table, {"pk": "HASH"})
+    # Powertools idempotency records carry their own expiry in `expiration`.
+    _table(ddb, config.idempotency_table, {"id": "HASH"}, ttl_attribute="expiration")
 
     bucket = config.images_bucket(account, region)
-    boto3.client("s3", region_name=region).create_bucket(Bucket=bucket)
+    _images_bucket(boto3.client("s3", region_name=region), bucket, config)
 
     sqs = boto3.client("sqs", region_name=region)
     retention = str(config.dlq_retention_days * 86400)
@@ -81,7 +120,7 @@ def provision(config: StackConfig, region: str, account: str) -> LocalResources:
         config.capture_queue,
         {
             "VisibilityTimeout": str(config.capture_visibility_timeout_seconds),
-            "RedrivePolicy": _redrive(capture_dlq, config.capture_max_receive_count),
+            "RedrivePolicy": _redrive(capture_dlq, config.capture_max_receive_count, region, account),
         },
     )
     webhook_dlq = _queue(sqs, config.webhook_dlq, {"MessageRetentionPeriod": retention})
@@ -90,7 +129,8 @@ def provision(config: StackConfig, region: str, account: str) -> LocalResources:
         config.webhook_retry_queue,
         {
             "VisibilityTimeout": str(config.webhook_retry_visibility_timeout_seconds),
-            "RedrivePolicy": _redrive(webhook_dlq, config.webhook_retry_max_receive_count),
+            "MessageRetentionPeriod": str(config.webhook_retry_retention_days * 86400),
+            "RedrivePolicy": _redrive(webhook_dlq, config.webhook_retry_max_receive_count, region, account),
         },
     )
     # EventBridge invokes the dispatcher asynchronously; Lambda retries a failed invoke twice and then
@@ -98,7 +138,10 @@ def provision(config: StackConfig, region: str, account: str) -> LocalResources:
     outcome_tap = _queue(
         sqs,
         f"{config.prefix}-local-outcome-tap",
-        {"VisibilityTimeout": "10", "RedrivePolicy": _redrive(webhook_dlq, 3)},
+        {
+            "VisibilityTimeout": "10",
+            "RedrivePolicy": _redrive(webhook_dlq, 1 + config.dispatcher_async_retry_attempts, region, account),
+        },
     )
 
     events = boto3.client("events", region_name=region)

@@ -36,6 +36,8 @@ def handler_environment(options: DevOptions, resources: LocalResources, config: 
         images_bucket=resources.bucket,
         allow_private_networks=options.allow_private_networks,
         queue_urls=queue_urls,
+        # No NAT gateways locally: GET /v1/meta/egress-ips answers static: false (export it to try the route).
+        egress_ips="",
     )
     # What names a resource, and the private-network switch (already read into `options`), is not tunable.
     pinned = {
@@ -53,6 +55,60 @@ def handler_environment(options: DevOptions, resources: LocalResources, config: 
     if options.chromium_path:
         env["SHOTWIRE_CHROMIUM_PATH"] = options.chromium_path
     return env
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """A deployed function as the local handlers see it: the name, memory and timeout of their context."""
+
+    name: str
+    memory_mb: int
+    timeout_seconds: int
+
+    def context(self) -> LocalContext:
+        return LocalContext(
+            function_name=self.name, memory_limit_in_mb=self.memory_mb, timeout_seconds=self.timeout_seconds
+        )
+
+
+def local_functions(config: StackConfig) -> dict[str, LocalFunction]:
+    """Each function (by its directory under functions/) with the memory and timeout infra/ gives it."""
+    return {
+        "api": LocalFunction("shotwire-api", config.api_memory_mb, config.api_timeout_seconds),
+        "capture": LocalFunction("shotwire-capture", config.capture_memory_mb, config.capture_timeout_seconds),
+        "dispatcher": LocalFunction(
+            "shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class LocalEventSource:
+    """What feeds a function locally: a queue a poller drains in batches, as a Lambda event source would."""
+
+    name: str
+    queue_url: str
+    function: str  # a key of local_functions()
+    batch_size: int
+    # False: the queue stands in for an asynchronous invoke (the outcome rule's target), one event per message.
+    as_sqs_event: bool = True
+    workers: int = 1
+
+
+def local_event_sources(config: StackConfig, resources: LocalResources) -> list[LocalEventSource]:
+    return [
+        LocalEventSource("shotwire-capture", resources.capture_queue_url, "capture", config.capture_batch_size),
+        LocalEventSource(
+            "shotwire-dispatcher-events", resources.outcome_tap_url, "dispatcher", batch_size=10, as_sqs_event=False
+        ),
+        LocalEventSource(
+            "shotwire-dispatcher-retries",
+            resources.webhook_retry_queue_url,
+            "dispatcher",
+            config.webhook_retry_batch_size,
+            workers=2,  # Lambda's SQS event source keeps several batches in flight
+        ),
+    ]
 
 
 @dataclass
@@ -86,57 +142,34 @@ class LocalStack:
         os.environ.update(handler_environment(self.options, self.resources, config))
         self._seed_dev_tenant()
 
-        api = load_function(FUNCTIONS / "api" / "handler.py", "shotwire_fn_api")
-        capture = load_function(FUNCTIONS / "capture" / "handler.py", "shotwire_fn_capture")
-        dispatcher = load_function(FUNCTIONS / "dispatcher" / "handler.py", "shotwire_fn_dispatcher")
-
-        def context_for(name: str, memory: int, timeout: int) -> LocalContext:
-            return LocalContext(function_name=name, memory_limit_in_mb=memory, timeout_seconds=timeout)
-
-        res = self.resources
+        modules = {
+            name: load_function(FUNCTIONS / name / "handler.py", f"shotwire_fn_{name}")
+            for name in ("api", "capture", "dispatcher")
+        }
+        functions = local_functions(config)
         self.pollers = [
             QueuePoller(
-                "shotwire-capture",
-                res.capture_queue_url,
-                queue_arn(res.capture_queue_url),
-                capture.lambda_handler,
-                lambda: context_for("shotwire-capture", config.capture_memory_mb, config.capture_timeout_seconds),
-                batch_size=config.capture_batch_size,
+                source.name,
+                source.queue_url,
+                queue_arn(source.queue_url),
+                modules[source.function].lambda_handler,
+                functions[source.function].context,
+                batch_size=source.batch_size,
                 region=REGION,
-                on_exit=capture.shutdown,
-            ),
-            QueuePoller(
-                "shotwire-dispatcher-events",
-                res.outcome_tap_url,
-                queue_arn(res.outcome_tap_url),
-                dispatcher.lambda_handler,
-                lambda: context_for(
-                    "shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds
-                ),
-                batch_size=10,
-                region=REGION,
-                as_sqs_event=False,
-            ),
-            QueuePoller(
-                "shotwire-dispatcher-retries",
-                res.webhook_retry_queue_url,
-                queue_arn(res.webhook_retry_queue_url),
-                dispatcher.lambda_handler,
-                lambda: context_for(
-                    "shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds
-                ),
-                batch_size=config.webhook_retry_batch_size,
-                region=REGION,
-                workers=2,  # Lambda's SQS event source keeps several batches in flight
-            ),
+                as_sqs_event=source.as_sqs_event,
+                # The capture function closes its browser when its poller stops.
+                on_exit=getattr(modules[source.function], "shutdown", None),
+                workers=source.workers,
+            )
+            for source in local_event_sources(config, self.resources)
         ]
         for poller in self.pollers:
             poller.start()
         self.gateway = ApiGateway(
             self.options.host,
             self.options.api_port,
-            api.lambda_handler,
-            lambda: context_for("shotwire-api", config.api_memory_mb, config.api_timeout_seconds),
+            modules["api"].lambda_handler,
+            functions["api"].context,
             spawn=self._api_environment,
         )
         self.gateway.start()
