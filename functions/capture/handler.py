@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shotwire_core.adapters.browser import BrowserEngine, CaptureError
 from shotwire_core.capture import abandon_capture, run_capture
 from shotwire_core.models import CaptureMessage, ErrorCode
-from shotwire_core.observability import logger, metrics, tracer
+from shotwire_core.observability import correlate, logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.settings import get_settings
 
@@ -31,7 +31,7 @@ def process_record(record: SQSRecord) -> None:
     services = get_services()
     settings = services.settings
     message = CaptureMessage.model_validate_json(record.body)
-    logger.append_keys(job_id=message.job_id)
+    correlate(message.job_id)
     try:
         run_capture(
             message,

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shotwire_core.batches import settle_member
 from shotwire_core.delivery import deliver, handle_retry
 from shotwire_core.models import JobStatus, OutcomeDetail, RetryMessage, WebhookStatus
-from shotwire_core.observability import logger, metrics, tracer
+from shotwire_core.observability import correlate, logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.signing import signature_headers
 
@@ -26,7 +26,7 @@ class OutcomeEvent(EventBridgeModel):
 
 def deliver_attempt(tenant_id: str, job_id: str, attempt: int, delivery: int = 1) -> WebhookStatus | None:
     services = get_services()
-    logger.set_correlation_id(job_id)
+    correlate(job_id)
     return deliver(
         tenant_id,
         job_id,
