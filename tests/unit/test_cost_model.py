@@ -1,0 +1,69 @@
+"""The cost model's arithmetic holds together: totals are their components, volume scales linearly, free tiers
+only ever take money off, and the request counts are the ones read from the code."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import cost_model as cm
+
+FIXED_COLD = {"api": 0.01, "capture": 0.01, "dispatcher": 0.01}
+
+
+@pytest.fixture(scope="module")
+def sizes() -> cm.Sizes:
+    return cm.measure_sizes()
+
+
+def test_the_total_is_the_sum_of_its_components(sizes: cm.Sizes) -> None:
+    for scenario in cm.capture_scenarios().values():
+        items = cm.line_items(100_000, scenario, sizes)
+        assert cm.total(items) == pytest.approx(sum(item.quantity * cm.PRICES[item.price].each for item in items))
+        variable, fixed = cm.bill(items, 100_000)
+        assert variable == pytest.approx(cm.total(items) * 100_000)
+        assert fixed == pytest.approx(sum(item.cost for item in cm.fixed_items()))
+
+
+def test_cost_per_thousand_scales_linearly_with_volume_at_a_fixed_cold_start_share(sizes: cm.Sizes) -> None:
+    scenario = cm.capture_scenarios()["typical"]
+    per_thousand = []
+    for volume in cm.VOLUMES:
+        items = cm.line_items(volume, scenario, sizes, cold_share=FIXED_COLD)
+        variable, _ = cm.bill(items, volume)
+        per_thousand.append(variable / volume * 1000)
+    assert per_thousand == pytest.approx([per_thousand[0]] * len(cm.VOLUMES))
+
+
+def test_free_tiers_only_take_money_off(sizes: cm.Sizes) -> None:
+    scenario = cm.capture_scenarios()["typical"]
+    for volume in cm.VOLUMES:
+        items = cm.line_items(volume, scenario, sizes)
+        paid = sum(cm.bill(items, volume))
+        free = sum(cm.bill(items, volume, free_tier=True))
+        assert 0 <= free < paid
+
+
+def test_cold_starts_fade_with_volume_and_batches_cost_less_than_single_records(sizes: cm.Sizes) -> None:
+    shares = [cm.cold_start_share(volume, 1.85) for volume in cm.VOLUMES]
+    assert shares == sorted(shares, reverse=True) and 0 < shares[-1] < 0.01
+    scenarios = cm.capture_scenarios()
+    costs = {name: cm.total(cm.line_items(100_000, s, sizes)) for name, s in scenarios.items()}
+    assert costs["batched"] < costs["typical"] < costs["pessimistic"]
+
+
+def test_request_units_follow_dynamodb_rules_and_the_code_paths(sizes: cm.Sizes) -> None:
+    assert cm.wru(1024) == 1 and cm.wru(1025) == 2 and cm.wru(700, 1100) == 2
+    assert cm.rru(4096, consistent=True) == 1 and cm.rru(100, consistent=False) == 0.5
+    items = {
+        (item.stage, item.price): item.quantity
+        for item in cm.line_items(100_000, cm.capture_scenarios()["typical"], sizes)
+    }
+    # API: key (eventually consistent) + tenant + rate state (consistent); rate, usage and job writes.
+    assert items[("API", "ddb_rru")] == 2.5
+    assert items[("API", "ddb_wru")] == 2 + math.ceil(sizes.job_queued / 1024)
+    # Dispatcher: job, tenant, host reads; slot claim and release, then the attempt on the job.
+    assert items[("Dispatcher", "ddb_rru")] == 3
+    assert items[("Dispatcher", "ddb_wru")] == 2 + math.ceil(sizes.job_delivered / 1024)
+    assert cm.alarm_count() == (12, 14)
