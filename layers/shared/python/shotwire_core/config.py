@@ -22,6 +22,13 @@ DEFAULT_WEBHOOK_RETRY_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36
 SQS_MAX_DELAY_SECONDS = 900
 
 
+# The longest a single capture may run (timeoutMs, at most 120 s) and the grace before the browser running it
+# is declared hung (shotwire_core.adapters.browser.HANG_GRACE_SECONDS); a browser launch plus uploads.
+CAPTURE_JOB_TIMEOUT_MAX_SECONDS = 120
+CAPTURE_HANG_GRACE_SECONDS = 20
+CAPTURE_LAUNCH_SECONDS = 30
+
+
 class StackConfig(BaseModel):
     """Every name and limit that must agree between the deployed stack and the local one."""
 
@@ -31,7 +38,9 @@ class StackConfig(BaseModel):
 
     # Capture
     capture_memory_mb: int = 2048
-    capture_timeout_seconds: int = 90
+    # Long enough for the worst batch: see capture_batch_worst_case_seconds. Lambda bills the time used,
+    # not the timeout, so the headroom costs nothing unless pages really hang.
+    capture_timeout_seconds: int = 450
     # A batch's records render concurrently in one warm browser (a context each).
     capture_batch_size: int = 10
     capture_concurrency: int = 4
@@ -101,6 +110,24 @@ class StackConfig(BaseModel):
     egress_nat_gateways: int = Field(default=2, ge=1, le=3)
     # Pages are then fetched from the same IPs too, and their traffic pays NAT data processing.
     egress_capture_in_vpc: bool = False
+
+    @property
+    def capture_batch_worst_case_seconds(self) -> int:
+        """A batch's render waves, each as long as the slowest job may take (its timeout, at most 120 s, plus
+        the grace before a hung browser is killed), plus launching Chromium and uploading. A function timeout
+        below this lets slow pages time out the whole invocation, failing every job in the batch with them,
+        other tenants' included."""
+        waves = -(-self.capture_batch_size // self.capture_concurrency)
+        return waves * (CAPTURE_JOB_TIMEOUT_MAX_SECONDS + CAPTURE_HANG_GRACE_SECONDS) + CAPTURE_LAUNCH_SECONDS
+
+    @model_validator(mode="after")
+    def _capture_timeout_covers_a_batch(self) -> StackConfig:
+        if self.capture_timeout_seconds < self.capture_batch_worst_case_seconds or self.capture_timeout_seconds > 900:
+            raise ValueError(
+                f"capture_timeout_seconds must be {self.capture_batch_worst_case_seconds}-900: a batch of "
+                f"{self.capture_batch_size} rendering {self.capture_concurrency} at once may take that long"
+            )
+        return self
 
     @model_validator(mode="after")
     def _capture_in_vpc_needs_the_vpc(self) -> StackConfig:

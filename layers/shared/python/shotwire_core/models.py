@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from shotwire_core.config import StackConfig
+from shotwire_core.config import CAPTURE_JOB_TIMEOUT_MAX_SECONDS, StackConfig
 from shotwire_core.devices import DEVICES
 
 MAX_VIEWPORT = StackConfig().max_viewport
@@ -231,7 +231,7 @@ class ScreenshotRequest(BaseModel):
     wait_until: WaitUntil = Field(default="load", alias="waitUntil")
     wait_for_selector: SelectorText | None = Field(default=None, alias="waitForSelector")
     delay_ms: Annotated[StrictInt, Field(ge=0, le=10_000)] = Field(default=0, alias="delayMs")
-    timeout_ms: Annotated[StrictInt, Field(ge=1000, le=120_000)] | None = Field(
+    timeout_ms: Annotated[StrictInt, Field(ge=1000, le=CAPTURE_JOB_TIMEOUT_MAX_SECONDS * 1000)] | None = Field(
         default=None, alias="timeoutMs", description="The capture's budget in ms (default: the service's, 30000)."
     )
     dark_mode: StrictBool = Field(default=False, alias="darkMode")

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shotwire_core.config import DEFAULT_WEBHOOK_RETRY_SCHEDULE, StackConfig
+from shotwire_core.config import CAPTURE_JOB_TIMEOUT_MAX_SECONDS, DEFAULT_WEBHOOK_RETRY_SCHEDULE, StackConfig
 
 _DEFAULTS = StackConfig()
 # A rotation may keep the old secret signing for at most a week.
@@ -76,7 +76,9 @@ class Settings(BaseModel):
     webhook_secret_overlap_seconds: int = Field(
         default=_DEFAULTS.webhook_secret_overlap_seconds, ge=0, le=MAX_SECRET_OVERLAP_SECONDS
     )
-    capture_timeout_ms: int = Field(default=_DEFAULTS.capture_job_timeout_ms, ge=1000, le=120_000)
+    capture_timeout_ms: int = Field(
+        default=_DEFAULTS.capture_job_timeout_ms, ge=1000, le=CAPTURE_JOB_TIMEOUT_MAX_SECONDS * 1000
+    )
     capture_max_receive_count: int = Field(default=_DEFAULTS.capture_max_receive_count, ge=1)
     chromium_path: str | None = None
     chromium_args: tuple[str, ...] = ()

@@ -28,6 +28,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from shotwire_core.adapters.egress_proxy import BLOCKED_HEADER, EgressProxy
 from shotwire_core.blocklists import cookie_banner_css, is_ad_host
+from shotwire_core.config import CAPTURE_HANG_GRACE_SECONDS
 from shotwire_core.models import MAX_CAPTURE_HEIGHT, CaptureOptions, ErrorCode
 from shotwire_core.observability import logger
 
@@ -53,7 +54,7 @@ RENDER_RESERVE_MS = 3000
 # How long a full-page capture may spend scrolling to wake lazy content.
 SCROLL_BUDGET_MS = 5000
 # Past the job's own timeout, how long before the browser is declared hung and killed.
-HANG_GRACE_SECONDS = 20
+HANG_GRACE_SECONDS = CAPTURE_HANG_GRACE_SECONDS
 CLOSE_TIMEOUT_SECONDS = 5
 
 RESOURCE_TYPES = {
