@@ -19,6 +19,7 @@ Prints pages/s, p50/p95 latency and peak memory, and the ratios 2/1, 2/3 and 2/3
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -142,35 +143,42 @@ def serve_corpus() -> Iterator[str]:
 
 
 # -- memory ---------------------------------------------------------------------------------------------
-def _tree_rss_mb(root: int) -> float:
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size: each shared page split among the processes sharing it, so a tree's sum is what
+    it really occupies (RSS counts Chromium's shared pages once per process and overstates it)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _tree_pss_mb(root: int) -> float:
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            parents[int(entry.name)] = int(stat[1])
-            rss[int(entry.name)] = int(stat[21]) * os.sysconf("SC_PAGE_SIZE")
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError):
             continue
     total = 0
-    for pid in rss:
+    for pid in parents:
         node = pid
         while node > 1:
             if node == root:
-                total += rss[pid]
+                with contextlib.suppress(OSError):  # the process ended between the listing and the read
+                    total += _pss_bytes(pid)
                 break
             node = parents.get(node, 0)
     return total / 2**20
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float]:
-    """Run one contender; returns its JSON result and the peak RSS (MB) of its process tree."""
+    """Run one contender; returns its JSON result and the peak PSS (MB) of its process tree."""
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0.0
     while process.poll() is None:
-        peak = max(peak, _tree_rss_mb(process.pid))
+        peak = max(peak, _tree_pss_mb(process.pid))
         time.sleep(0.1)
     stdout, stderr = process.communicate()
     if process.returncode != 0:
