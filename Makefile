@@ -6,11 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LAYER_STAMP := build/layers/dependencies.stamp
 CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-webhooks load-webhooks lint format synth deploy destroy clean
+.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-webhooks load-webhooks cost lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
@@ -23,11 +24,13 @@ help:
 	@echo "make admin ARGS=\"tenants create --name Acme\"  tenants and API keys (keys create|list|revoke)"
 	@echo "make bench-webhooks  dispatcher deliveries/s vs a plain signed-POST loop; event-to-delivery latency"
 	@echo "make load-webhooks  1,000 jobs to a receiver failing 30% of first attempts: none may be missing"
+	@echo "make cost     what a capture costs on AWS, per 1,000 at three volumes (docs/cost.md)"
 	@echo "make lint     ruff and mypy"
 	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
+	@echo "make layer    build the zip functions' dependencies layer from pinned wheels (part of setup)"
 	@echo "make deploy   deploy to the AWS account in your environment (needs Docker for the capture image)"
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) $(LAYER_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -40,6 +43,14 @@ $(STAMP): requirements.txt constraints.txt
 	@# The shared package and the local stack import from the source tree, not from a copy.
 	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/shotwire-src.pth", "w").write(sys.argv[1] + "/layers/shared/python\n" + sys.argv[1] + "\n")' "$(CURDIR)"
 	@touch $(STAMP)
+
+# The zip functions' dependencies layer: the pinned wheels for Lambda's Python, unpacked without Docker.
+# The script rebuilds only when the runtime, the pins or itself changed; `make layer` always asks it.
+$(LAYER_STAMP): layers/dependencies/requirements.txt scripts/build-layer.sh infra/defaults.py | $(STAMP)
+	@PYTHON=$(BIN)/python scripts/build-layer.sh
+
+layer: | $(STAMP)
+	@PYTHON=$(BIN)/python scripts/build-layer.sh
 
 dev: setup
 	$(BIN)/python -m devstack
@@ -92,14 +103,25 @@ load-webhooks: setup
 bench-capture: setup build/bench-venv/.installed
 	$(BIN)/python -m bench.capture
 
+# What a capture costs on AWS per 1,000 at three volumes (docs/cost.md); no AWS calls.
+cost: setup
+	$(BIN)/python -m bench.cost_model
+
+# StackConfig settings for synth/deploy/destroy over cdk.json's, e.g. make deploy CONFIG='{"api_waf": true}'
+# (CDK reads CDK_CONTEXT_JSON as context; docs/configuration.md lists the settings).
+CDK_CONTEXT := $(if $(CONFIG),CDK_CONTEXT_JSON='{"shotwire": $(CONFIG)}')
+
+# cdk-nag runs inside the synth: an unacknowledged finding fails it. Prints the synth's duration.
 synth: setup
-	$(BIN)/python app.py
+	@rm -rf cdk.out; start=$$(date +%s%N); $(CDK_CONTEXT) $(BIN)/python app.py && \
+	echo "synth: $$(( ($$(date +%s%N) - start) / 1000000 )) ms, template in cdk.out/" && \
+	$(BIN)/python -m infra.nag cdk.out
 
 deploy: synth
 	$(CDK_CLI) deploy --app cdk.out --require-approval broadening
 
 destroy: setup
-	$(CDK_CLI) destroy --app "$(BIN)/python app.py"
+	$(CDK_CONTEXT) $(CDK_CLI) destroy --app "$(BIN)/python app.py"
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
