@@ -55,6 +55,9 @@ RENDER_RESERVE_MS = 3000
 SCROLL_BUDGET_MS = 5000
 # Past the job's own timeout, how long before the browser is declared hung and killed.
 HANG_GRACE_SECONDS = CAPTURE_HANG_GRACE_SECONDS
+# Only if the engine's own event loop stops answering (hung pages are caught inside it): longer than any
+# batch may take (StackConfig.capture_batch_worst_case_seconds), shorter than Lambda's 15 minutes.
+ENGINE_STALL_SECONDS = 600
 CLOSE_TIMEOUT_SECONDS = 5
 
 RESOURCE_TYPES = {
@@ -246,8 +249,13 @@ class _Deadline:
     """The job's time budget. Waits leave a reserve for rendering: at most a quarter of a short budget."""
 
     def __init__(self, timeout_ms: int) -> None:
+        self.timeout_ms = timeout_ms
         self.end = time.monotonic() + timeout_ms / 1000
         self.reserve_cap_ms = timeout_ms // 4
+
+    def restart(self) -> None:
+        """The whole budget again: a job's time runs from its render slot, not from its wait for one."""
+        self.end = time.monotonic() + self.timeout_ms / 1000
 
     def remaining_ms(self, reserve_ms: int = 0) -> int:
         reserve = min(reserve_ms, self.reserve_cap_ms)
@@ -588,7 +596,8 @@ class BrowserEngine:
                     prepared = await prepare_page(browser, options, guard)
                 try:
                     async with self._slots:
-                        return await render_prepared(prepared)
+                        prepared.deadline.restart()
+                        return await self._render_or_kill(prepared)
                 finally:
                     await prepared.close()
             except _BrowserCrashed as error:
@@ -596,15 +605,27 @@ class BrowserEngine:
                 await self._discard_browser()
         raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser crashed twice while capturing this page")
 
+    async def _render_or_kill(self, prepared: _Prepared) -> CaptureResult:
+        """Render within the job's timeout plus a grace; past that the browser is hung: kill it (the other
+        jobs in it see a crash and retry once in a fresh one). Timed from the render slot, so a job that
+        waited behind slow pages is neither short of time nor mistaken for a hang."""
+        options = prepared.state.options
+        try:
+            return await asyncio.wait_for(render_prepared(prepared), options.timeout_ms / 1000 + HANG_GRACE_SECONDS)
+        except TimeoutError:
+            logger.error("browser hung past the job's timeout; killing it", extra={"url": options.url})
+            await self._kill()
+            raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser hung; it was killed and restarted") from None
+
     # -- public, thread-safe -------------------------------------------------------------------------
     def capture(self, options: CaptureOptions, *, guard: DestinationGuard | None) -> CaptureResult:
         future = asyncio.run_coroutine_threadsafe(self._capture(options, guard), self._ensure_loop())
         try:
-            result: CaptureResult = future.result(timeout=options.timeout_ms / 1000 + HANG_GRACE_SECONDS)
+            result: CaptureResult = future.result(timeout=ENGINE_STALL_SECONDS)
             return result
         except concurrent.futures.TimeoutError:
             future.cancel()
-            logger.error("browser hung past the job's timeout; killing it", extra={"url": options.url})
+            logger.error("the browser engine stopped answering; killing the browser", extra={"url": options.url})
             self._run(self._kill(), timeout=CLOSE_TIMEOUT_SECONDS * 3)
             raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser hung; it was killed and restarted") from None
 
