@@ -6,6 +6,7 @@ The records of a batch run concurrently, each on a worker thread, all rendering 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
@@ -22,6 +23,9 @@ from shotwire_core.settings import get_settings
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 # One browser per execution environment, launched on first use and reused while the Lambda stays warm.
+# A failed capture is tried again after 30 s, then 60 s (capture_max_receive_count 3 tries in all).
+RETRY_BACKOFF_SECONDS = 30
+
 engine = BrowserEngine(
     get_settings().chromium_path, get_settings().chromium_args, concurrency=get_settings().capture_concurrency
 )
@@ -45,7 +49,11 @@ def process_record(record: SQSRecord) -> None:
     except Exception as error:
         receives = int(record.attributes.approximate_receive_count)
         if receives < settings.capture_max_receive_count:
-            raise  # reported as a batch item failure; SQS delivers it again
+            # Reported as a batch item failure, SQS delivers it again: after a short backoff, not after the
+            # visibility timeout (6 x the function's, 45 min), which is there for throttled batches.
+            with contextlib.suppress(Exception):
+                services.capture_queue.redeliver_after(record.receipt_handle, RETRY_BACKOFF_SECONDS * receives)
+            raise
         logger.exception("capture failed on its last delivery", extra={"receives": receives})
         if isinstance(error, CaptureError):
             code, reason = error.code, f"{error.message} (after {receives} attempts)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -100,3 +101,27 @@ def test_infrastructure_errors_are_retried_then_fail_the_job_on_the_last_deliver
     job = get_services().jobs.get("tenant-a", job_id)
     assert job is not None and job.status is JobStatus.FAILED
     assert job.error == "internal error: capture failed 3 times (NoSuchBucket)"
+
+
+def test_a_failed_capture_comes_back_after_a_short_backoff_not_the_visibility_timeout(
+    aws_stack: Aws, capture_module: ModuleType, page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(capture_module, "RETRY_BACKOFF_SECONDS", 1)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = aws_stack.resources.capture_queue_url
+    sqs.purge_queue(QueueUrl=queue)
+    job_id = _submit(page)  # queues its capture message
+    (message,) = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = _sqs_event("tenant-a", job_id, 1)
+    event["Records"][0]["receiptHandle"] = message["ReceiptHandle"]  # type: ignore[index]
+    boto3.client("s3", region_name="us-east-1").delete_bucket(Bucket=aws_stack.resources.bucket)
+
+    with pytest.raises(BatchProcessingError):
+        capture_module.lambda_handler(event, LocalContext("shotwire-capture"))
+
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue)  # hidden for the backoff...
+    time.sleep(1.5)
+    again = sqs.receive_message(QueueUrl=queue, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    # ...and back long before the queue's own visibility timeout (6 x the function's).
+    assert [json.loads(m["Body"])["jobId"] for m in again] == [job_id]
+    assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"

@@ -54,6 +54,12 @@ class Queue:
         """Make a received message visible again at once."""
         client("sqs").change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
 
+    def redeliver_after(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after `seconds` instead of its visibility timeout."""
+        client("sqs").change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
     def delete(self, receipt_handle: str) -> None:
         client("sqs").delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
 
