@@ -42,13 +42,13 @@ class StackConfig(BaseModel):
     # not the timeout, so the headroom costs nothing unless pages really hang.
     capture_timeout_seconds: int = 450
     # A batch's records render concurrently in one warm browser (a context each).
-    capture_batch_size: int = 10
-    capture_concurrency: int = 4
+    capture_batch_size: int = Field(default=10, ge=1, le=10)
+    capture_concurrency: int = Field(default=4, ge=1, le=16)
     capture_max_receive_count: int = 3
     capture_reserved_concurrency: int | None = None
     # Concurrent batches the capture queue's event source may run (SQS event source maximum concurrency, 2-1000).
     capture_max_concurrency: int = Field(default=10, ge=2, le=1000)
-    capture_job_timeout_ms: int = 30_000
+    capture_job_timeout_ms: int = Field(default=30_000, ge=1000, le=CAPTURE_JOB_TIMEOUT_MAX_SECONDS * 1000)
 
     # Webhooks
     dispatcher_memory_mb: int = 512

@@ -198,6 +198,10 @@ def function_environment(
     unknown = sorted(set(env) - set(ENV_VARS))
     if unknown:
         raise ValueError(f"not part of the settings contract (ENV_VARS): {unknown}")
+    # Refuse here (at synth, or when `make dev` starts) what every function would refuse at cold start.
+    # Resource names are left out: at synth they are CDK tokens, not values.
+    resources = {"SHOTWIRE_IMAGES_BUCKET", "SHOTWIRE_EGRESS_IPS", *(queue_urls or {})}
+    Settings.from_env({name: value for name, value in env.items() if name not in resources})
     return env
 
 
