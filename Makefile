@@ -120,8 +120,9 @@ synth: setup
 deploy: synth
 	$(CDK_CLI) deploy --app cdk.out --require-approval broadening
 
-destroy: setup
-	$(CDK_CONTEXT) $(CDK_CLI) destroy --app "$(BIN)/python app.py"
+# From the synthesized assembly, so CONFIG (the prefix names the stack) reaches it as it reached the deploy.
+destroy: synth
+	$(CDK_CLI) destroy --app cdk.out
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -88,11 +88,10 @@ class CaptureWorker(Construct):
                 service="capture",
                 memory_mb=config.capture_memory_mb,
                 timeout_seconds=config.capture_timeout_seconds,
+                network_interfaces=egress is not None,
                 environment=settings_environment(config, images_bucket=storage.bucket.bucket_name),
             ),
         )
-        if egress:
-            egress.allow_network_interfaces(self.function)
         self.function.add_event_source(
             sources.SqsEventSource(
                 self.queue,

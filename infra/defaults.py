@@ -46,6 +46,7 @@ def function_props(
     memory_mb: int,
     timeout_seconds: int,
     environment: dict[str, str],
+    network_interfaces: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments common to zip and image functions; `service` names logs, traces and metrics."""
     # An explicit log group: retention is set up front instead of through a custom resource.
@@ -56,7 +57,7 @@ def function_props(
         "logging_format": LOGGING_FORMAT,
         "application_log_level_v2": APPLICATION_LOG_LEVEL,
         "log_group": log_group,
-        "role": function_role(scope, service=service, log_group=log_group),
+        "role": function_role(scope, service=service, log_group=log_group, network_interfaces=network_interfaces),
         "memory_size": memory_mb,
         "timeout": Duration.seconds(timeout_seconds),
         "environment": {**environment, **powertools_environment(service)},

@@ -11,8 +11,6 @@ from typing import Any
 
 from aws_cdk import Annotations, CfnTag, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -21,17 +19,6 @@ from shotwire_core.config import StackConfig
 
 VPC_CIDR = "10.80.0.0/16"
 PRIVATE_SUBNETS = ec2.SubnetType.PRIVATE_WITH_EGRESS
-
-# What Lambda does with the function's role to attach it to the VPC (AWSLambdaVPCAccessExecutionRole's EC2
-# actions). The Describe actions work only on "*", and Lambda checks the role before creating the function.
-NETWORK_INTERFACE_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-]
 
 
 class StaticEgress(Construct):
@@ -118,7 +105,3 @@ class StaticEgress(Construct):
     def function_placement(self) -> dict[str, Any]:
         """Keyword arguments that put a Lambda function in the private subnets, behind the NAT gateways."""
         return {"vpc": self.vpc, "vpc_subnets": self.subnets, "security_groups": [self.security_group]}
-
-    def allow_network_interfaces(self, function: lambda_.IFunction) -> None:
-        """CDK adds AWSLambdaVPCAccessExecutionRole only to roles it makes; the functions here bring their own."""
-        iam.Grant.add_to_principal(grantee=function, actions=NETWORK_INTERFACE_ACTIONS, resource_arns=["*"])

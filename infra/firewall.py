@@ -13,9 +13,11 @@ from shotwire_core.config import StackConfig
 MANAGED_RULE_GROUPS: list[tuple[int, str, list[str]]] = [
     # Reputation lists first: the cheapest way to drop bots and known-malicious sources.
     (1, "AWSManagedRulesAmazonIpReputationList", []),
-    # The common rule set blocks bodies over 8 KB; our own limit is 256 KB (a 1,000-item batch), enforced by
-    # the function with a JSON 413, so that one rule only counts.
-    (2, "AWSManagedRulesCommonRuleSet", ["SizeRestrictions_BODY"]),
+    # Two rules of the common set would refuse ordinary requests, so they only count: SizeRestrictions_BODY
+    # blocks bodies over 8 KB (our limit is 256 KB, a 1,000-item batch, answered by the function with a JSON
+    # 413), and GenericRFI_BODY blocks bodies holding a URL with an IP-address host, which is what a request
+    # to capture http://203.0.113.5/ or notify http://198.51.100.7/hook is. The function vets those URLs.
+    (2, "AWSManagedRulesCommonRuleSet", ["SizeRestrictions_BODY", "GenericRFI_BODY"]),
     (3, "AWSManagedRulesKnownBadInputsRuleSet", []),
 ]
 RATE_RULE_PRIORITY = 0

@@ -15,13 +15,38 @@ from infra.nag import acknowledge
 LAMBDA_PRINCIPAL = "lambda.amazonaws.com"
 
 
-def function_role(scope: Construct, *, service: str, log_group: logs.ILogGroup) -> iam.Role:
-    """A role of the function's own, writing only to its own log group (no AWSLambdaBasicExecutionRole)."""
+# What Lambda does with a VPC function's role to attach it to the subnets (the EC2 actions of AWS's
+# AWSLambdaVPCAccessExecutionRole); the Describe actions work only on "*".
+NETWORK_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+
+def function_role(
+    scope: Construct, *, service: str, log_group: logs.ILogGroup, network_interfaces: bool = False
+) -> iam.Role:
+    """A role of the function's own, writing only to its own log group (no AWSLambdaBasicExecutionRole).
+
+    `network_interfaces` (a function in the static-egress VPC) puts the EC2 actions inline on the role
+    itself: Lambda checks them when the function is created, and a separate policy resource may not have
+    propagated by then."""
     role = iam.Role(
         scope,
         "Role",
         assumed_by=iam.ServicePrincipal(LAMBDA_PRINCIPAL),
         description=f"shotwire {service} function: only the actions its code calls",
+        inline_policies={
+            "NetworkInterfaces": iam.PolicyDocument(
+                statements=[iam.PolicyStatement(actions=NETWORK_INTERFACE_ACTIONS, resources=["*"])]
+            )
+        }
+        if network_interfaces
+        else None,
     )
     log_group.grant_write(role)
     acknowledge(

@@ -27,9 +27,9 @@ class ShotwireStack(Stack):
         acknowledge(
             self.storage.bucket,
             "AwsSolutions-S1",
-            "Images are written only by the capture function and read only through presigned links that the "
-            "API and webhooks hand out; who fetched a link is not ours to log per object (CloudTrail S3 data "
-            "events can be enabled account-wide), and server access logs would add a write per download.",
+            "Images are written only by the capture function and read only by the API (a synchronous image "
+            "answer, deletes) and through presigned links; CloudTrail S3 data events give an audit trail "
+            "account-wide, and server access logs would add a log write per download.",
         )
         self.layers = Layers(self, "Layers")
         # Static egress IPs (off by default: NAT gateways cost money, see docs/operations.md).

@@ -84,6 +84,7 @@ class WebhookDelivery(Construct):
                 service="dispatcher",
                 memory_mb=config.dispatcher_memory_mb,
                 timeout_seconds=config.dispatcher_timeout_seconds,
+                network_interfaces=egress is not None,
                 environment=settings_environment(
                     config,
                     images_bucket=storage.bucket.bucket_name,
@@ -94,8 +95,6 @@ class WebhookDelivery(Construct):
                 ),
             ),
         )
-        if egress:
-            egress.allow_network_interfaces(self.function)
 
         self.rule = events.Rule(
             self,

@@ -18,7 +18,7 @@ from aws_cdk.aws_logs import RetentionDays
 
 from app import build_app
 from infra.defaults import LOG_RETENTION
-from infra.egress import NETWORK_INTERFACE_ACTIONS
+from infra.permissions import NETWORK_INTERFACE_ACTIONS
 from shotwire_core.settings import Settings
 from tests.infrastructure.test_cfn_lint import ACCEPTED_WARNINGS
 from tests.infrastructure.test_template import function_props, may, referenced_ids, role_statements
@@ -77,13 +77,20 @@ def egress_security_group(template: Template) -> str:
     return next(iter(groups))
 
 
+def inline_statements(template: Template, service: str) -> list[dict[str, Any]]:
+    role = function_props(template, service)["Role"]["Fn::GetAtt"][0]
+    inline = template.to_json()["Resources"][role]["Properties"].get("Policies", [])
+    return [statement for policy in inline for statement in policy["PolicyDocument"]["Statement"]]
+
+
 def assert_in_private_subnets(template: Template, service: str) -> None:
     vpc_config = function_props(template, service)["VpcConfig"]
     assert referenced_ids(vpc_config["SubnetIds"]) == private_subnets(template)
     assert referenced_ids(vpc_config["SecurityGroupIds"]) == {egress_security_group(template)}
     # Lambda attaches the function to the VPC with its role: every function here brings its own role, so CDK's
-    # AWSLambdaVPCAccessExecutionRole is not there to do it.
-    statements = role_statements(template, service)
+    # AWSLambdaVPCAccessExecutionRole is not there to do it. Inline on the role, not in a separate policy
+    # resource, because Lambda checks them when it creates the function.
+    statements = inline_statements(template, service)
     assert all(may(statements, action) for action in NETWORK_INTERFACE_ACTIONS)
 
 
@@ -135,7 +142,8 @@ def test_the_dispatcher_runs_in_the_private_subnets(egress: Template) -> None:
 def test_the_capture_function_and_the_api_stay_outside_unless_asked(egress: Template) -> None:
     assert "VpcConfig" not in function_props(egress, "capture")
     assert "VpcConfig" not in function_props(egress, "api")
-    assert not may(role_statements(egress, "capture"), "ec2:CreateNetworkInterface")
+    capture_statements = role_statements(egress, "capture") + inline_statements(egress, "capture")
+    assert not may(capture_statements, "ec2:CreateNetworkInterface")
 
 
 def test_the_function_security_group_allows_no_inbound(egress: Template) -> None:

@@ -198,6 +198,8 @@ def test_each_function_has_a_role_of_its_own_without_managed_policies(template: 
     resources = template.to_json()["Resources"]
     for role in roles:
         assert "ManagedPolicyArns" not in resources[role]["Properties"], role
+        # Nothing inline either (that is only for a function in the static-egress VPC), so `granted` sees all.
+        assert "Policies" not in resources[role]["Properties"], role
 
 
 def test_no_statement_allows_a_wildcard_action(template: Template) -> None:
@@ -246,9 +248,12 @@ def test_the_web_acl_guards_the_stage_with_managed_rules_and_a_rate_rule(waf_tem
         "AWSManagedRulesKnownBadInputsRuleSet",
     ):
         assert rules[group]["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS"
-    # Batches are up to 256 KB: the common rule set's 8 KB body rule must count, not block.
+    # Batches are up to 256 KB and URLs may have IP hosts: those two rules must count, not block.
     overrides = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
-    assert overrides == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    assert overrides == [
+        {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}},
+        {"Name": "GenericRFI_BODY", "ActionToUse": {"Count": {}}},  # IP-literal URLs are legitimate here
+    ]
     stage = resource_id(waf_template, "AWS::ApiGateway::Stage")
     association = next(iter(waf_template.find_resources("AWS::WAFv2::WebACLAssociation").values()))["Properties"]
     assert stage in json.dumps(association["ResourceArn"])
