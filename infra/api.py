@@ -154,6 +154,16 @@ class Api(Construct):
                 **(access_logging(self) if config.api_access_logs else {}),
             ),
         )
+        if config.api_access_logs:
+            # API Gateway writes execution logs to a group it names and creates itself, kept forever; made here
+            # first, it gets the stack's retention and goes with the stack.
+            logs.LogGroup(
+                self,
+                "ExecutionLogs",
+                log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/"
+                f"{self.rest_api.deployment_stage.stage_name}",
+                retention=LOG_RETENTION,
+            )
         self.firewall = (
             ApiFirewall(self, "Firewall", config=config, stage=self.rest_api.deployment_stage)
             if config.api_waf

@@ -257,3 +257,10 @@ def test_the_web_acl_guards_the_stage_with_managed_rules_and_a_rate_rule(waf_tem
     stage = resource_id(waf_template, "AWS::ApiGateway::Stage")
     association = next(iter(waf_template.find_resources("AWS::WAFv2::WebACLAssociation").values()))["Properties"]
     assert stage in json.dumps(association["ResourceArn"])
+
+
+def test_every_log_group_has_a_retention_including_api_gateways_execution_logs(template: Template) -> None:
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert groups and all("RetentionInDays" in group["Properties"] for group in groups.values()), groups
+    named = [json.dumps(group["Properties"].get("LogGroupName", "")) for group in groups.values()]
+    assert any("API-Gateway-Execution-Logs_" in name for name in named), named
