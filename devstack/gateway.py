@@ -6,10 +6,13 @@ import base64
 import threading
 import time
 import uuid
+from abc import ABCMeta
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from devstack.runtime import Handler, LocalContext
 
@@ -60,6 +63,44 @@ def proxy_event(
     }
 
 
+class _PerThread:
+    """A class attribute holding one value per thread (see keep_router_state_per_thread)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.values = threading.local()
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        try:
+            return self.values.value
+        except AttributeError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, instance: object, value: Any) -> None:
+        self.values.value = value
+
+
+class _RouterMeta(ABCMeta):
+    def __setattr__(cls, name: str, value: Any) -> None:
+        slot = BaseRouter.__dict__.get(name)
+        if isinstance(slot, _PerThread):
+            slot.__set__(None, value)
+        else:
+            super().__setattr__(name, value)
+
+
+def keep_router_state_per_thread() -> None:
+    """Powertools keeps the request being handled on a class (`BaseRouter.current_event`, `.lambda_context`),
+    which is right in Lambda, where an environment serves one request at a time. Several local environments
+    share one Python process, so their requests would read each other's events: give each thread its own.
+    Local only; the handler code is untouched."""
+    if isinstance(BaseRouter.__dict__.get("current_event"), _PerThread):
+        return
+    for name in ("current_event", "lambda_context"):
+        type.__setattr__(BaseRouter, name, _PerThread(name))
+    BaseRouter.__class__ = _RouterMeta  # type: ignore[method-assign,assignment]
+
+
 class ExecutionEnvironments:
     """Handlers that each serve one invocation at a time, as Lambda execution environments do. `spawn` makes
     another (a fresh import of the handler module) when every one is busy, up to `limit`: a synchronous
@@ -70,6 +111,8 @@ class ExecutionEnvironments:
         self._count = 1
         self._spawn = spawn
         self._limit = limit if spawn is not None else 1
+        if self._limit > 1:
+            keep_router_state_per_thread()
         self._changed = threading.Condition()
 
     def invoke(self, event: dict[str, Any], context: LocalContext) -> Any:

@@ -9,6 +9,7 @@ conditional add, so concurrent requests can never overshoot it.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,11 +34,20 @@ class LimitStore(Protocol):
     def add_usage(self, tenant_id: str, month: str, count: int, quota: int) -> bool: ...
 
 
+# Rounds of read-and-conditionally-write a request may lose to the tenant's other requests before a 429.
+RATE_WRITE_ATTEMPTS = 25
+RATE_RETRY_PAUSE_SECONDS = 0.02
+
+
 def check_rate(tenant_id: str, limits: TenantLimits, store: LimitStore, clock: Callable[[], float] = time.time) -> None:
-    """Let one request through, or raise RateLimitedError. A lost race re-reads (a few times at most)."""
+    """Let one request through, or raise RateLimitedError. A lost race (another request of the tenant wrote
+    first) re-reads after a short random pause: each round lets one writer through, so a tenant with a
+    dozen requests in flight needs a dozen rounds, not a 429."""
     interval = 1 / limits.requests_per_second
     tolerance = interval * (limits.burst - 1)
-    for _ in range(5):
+    for attempt in range(RATE_WRITE_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, RATE_RETRY_PAUSE_SECONDS))
         now = clock()
         arrival = store.rate_state(tenant_id)
         next_arrival = max(arrival or now, now) + interval
