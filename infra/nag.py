@@ -13,6 +13,8 @@ from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+NAG_PREFIX = "AwsSolutions-"
+
 
 def add_checks(app: App) -> None:
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
@@ -24,11 +26,13 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 
 def acknowledged(template: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(resource, rule, reason) for every acknowledgment written into a synthesized template."""
+    """(resource, rule, reason) for every cdk-nag acknowledgment written into a synthesized template (CDK
+    adds acknowledgments of its own CloudFormation-Validate rules to the same metadata; those are not ours)."""
     return [
         (logical_id, rule["id"], rule["reason"])
         for logical_id, resource in template.get("Resources", {}).items()
         for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+        if rule["id"].startswith(NAG_PREFIX)
     ]
 
 
