@@ -47,7 +47,7 @@ def access_logging(scope: Construct) -> dict[str, Any]:
     }
 
 
-def acknowledge_api_findings(rest_api: apigw.RestApi, *, waf: bool, logs: bool) -> None:
+def acknowledge_api_findings(rest_api: apigw.RestApi, *, waf: bool, api_logs: bool) -> None:
     """The API's accepted cdk-nag findings, each on the resource it concerns (one proxy carries every route)."""
     assert rest_api.node.default_child is not None
     acknowledge(
@@ -74,7 +74,7 @@ def acknowledge_api_findings(rest_api: apigw.RestApi, *, waf: bool, logs: bool) 
             "API Gateway's account-level logging role (needed for access and execution logs) uses the policy "
             "AWS documents for it.",
         )
-    if not logs:
+    if not api_logs:
         for rule in ("AwsSolutions-APIG1", "AwsSolutions-APIG6"):
             acknowledge(
                 rest_api.deployment_stage,
@@ -169,7 +169,7 @@ class Api(Construct):
             if config.api_waf
             else None
         )
-        acknowledge_api_findings(self.rest_api, waf=config.api_waf, logs=config.api_access_logs)
+        acknowledge_api_findings(self.rest_api, waf=config.api_waf, api_logs=config.api_access_logs)
 
         # Jobs: create one or a batch, read, list (Query), batch views (BatchGetItem), redeliver, delete.
         allow_items(

@@ -23,7 +23,7 @@ SQS_MAX_DELAY_SECONDS = 900
 
 
 # The longest a single capture may run (timeoutMs, at most 120 s) and the grace before the browser running it
-# is declared hung (shotwire_core.adapters.browser.HANG_GRACE_SECONDS); a browser launch plus uploads.
+# is declared hung and killed (shotwire_core.adapters.browser); a browser launch plus uploads.
 CAPTURE_JOB_TIMEOUT_MAX_SECONDS = 120
 CAPTURE_HANG_GRACE_SECONDS = 20
 CAPTURE_LAUNCH_SECONDS = 30

@@ -53,8 +53,6 @@ BASE_ARGS = (
 RENDER_RESERVE_MS = 3000
 # How long a full-page capture may spend scrolling to wake lazy content.
 SCROLL_BUDGET_MS = 5000
-# Past the job's own timeout, how long before the browser is declared hung and killed.
-HANG_GRACE_SECONDS = CAPTURE_HANG_GRACE_SECONDS
 # Only if the engine's own event loop stops answering (hung pages are caught inside it): longer than any
 # batch may take (StackConfig.capture_batch_worst_case_seconds), shorter than Lambda's 15 minutes.
 ENGINE_STALL_SECONDS = 600
@@ -250,8 +248,8 @@ class _Deadline:
 
     def __init__(self, timeout_ms: int) -> None:
         self.timeout_ms = timeout_ms
-        self.end = time.monotonic() + timeout_ms / 1000
         self.reserve_cap_ms = timeout_ms // 4
+        self.restart()
 
     def restart(self) -> None:
         """The whole budget again: a job's time runs from its render slot, not from its wait for one."""
@@ -611,7 +609,8 @@ class BrowserEngine:
         waited behind slow pages is neither short of time nor mistaken for a hang."""
         options = prepared.state.options
         try:
-            return await asyncio.wait_for(render_prepared(prepared), options.timeout_ms / 1000 + HANG_GRACE_SECONDS)
+            limit = options.timeout_ms / 1000 + CAPTURE_HANG_GRACE_SECONDS
+            return await asyncio.wait_for(render_prepared(prepared), limit)
         except TimeoutError:
             logger.error("browser hung past the job's timeout; killing it", extra={"url": options.url})
             await self._kill()
