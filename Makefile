@@ -41,7 +41,7 @@ $(STAMP): requirements.txt constraints.txt
 	$(BIN)/pip install -q --upgrade "pip==24.3.1"
 	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
 	@# The shared package and the local stack import from the source tree, not from a copy.
-	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/shotwire-src.pth", "w").write(sys.argv[1] + "/layers/shared/python\n" + sys.argv[1] + "\n")' "$(CURDIR)"
+	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/shotwire-src.pth", "w").write(sys.argv[1] + "/layers/shared/python\n" + sys.argv[1] + "\n" + sys.argv[1] + "/sdk/src\n")' "$(CURDIR)"
 	@touch $(STAMP)
 
 # The zip functions' dependencies layer: the pinned wheels for Lambda's Python, unpacked without Docker.
@@ -79,7 +79,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py bench admin
+	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py bench admin sdk/src/shotwire
 
 format: setup
 	$(BIN)/ruff format .
