@@ -42,6 +42,8 @@ $(STAMP): requirements.txt constraints.txt
 	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
 	@# The shared package and the local stack import from the source tree, not from a copy.
 	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/shotwire-src.pth", "w").write(sys.argv[1] + "/layers/shared/python\n" + sys.argv[1] + "\n" + sys.argv[1] + "/sdk/src\n")' "$(CURDIR)"
+	@# The `shotwire` command in the venv runs the SDK's CLI from the source tree too (pip install ./sdk elsewhere).
+	@printf '#!%s\nimport sys\nfrom shotwire.cli import main\nsys.exit(main())\n' "$(CURDIR)/$(BIN)/python" > $(BIN)/shotwire && chmod +x $(BIN)/shotwire
 	@touch $(STAMP)
 
 # The zip functions' dependencies layer: the pinned wheels for Lambda's Python, unpacked without Docker.

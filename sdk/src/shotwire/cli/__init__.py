@@ -1,0 +1,44 @@
+"""The `shotwire` command-line tool (`pip install "shotwire[cli]"`; docs/cli.md).
+
+`main()` is the console script's entry point: it runs the typer app and turns every error into a
+one-line message and a documented exit code (a traceback only with --debug or SHOTWIRE_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main", "version"]
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            return installed("shotwire")
+        except PackageNotFoundError:
+            pass
+    except ImportError:  # pragma: no cover
+        pass
+    from shotwire._version import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `shotwire` with `argv` (default: the process's arguments); return the exit code."""
+    try:
+        import rich  # noqa: F401
+        import typer  # noqa: F401
+    except ImportError as error:
+        print(
+            f"shotwire: the command-line tool needs typer and rich ({error.name} is missing): "
+            'pip install "shotwire[cli]"',
+            file=sys.stderr,
+        )
+        return 3
+    from shotwire.cli.runner import run
+
+    return run(argv)

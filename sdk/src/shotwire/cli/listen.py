@@ -1,0 +1,278 @@
+"""`shotwire listen`: the webhook receiver every user writes first, ready-made.
+
+An HTTP server (127.0.0.1 by default) that verifies each POST with `shotwire.webhooks.verify`, answers
+204 (verified) or 401 (bad signature), prints the event and saves the image of a completed job to --out.
+Any path is accepted. Duplicates (the same `webhook-id`, e.g. a retry whose first answer got lost) are
+printed as such and not downloaded twice. `devstack/receiver.py` (`make receiver`) runs this.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+
+from shotwire.cli.common import sigterm_as_interrupt, write_atomic
+from shotwire.cli.jobs import extension_for, status_style
+from shotwire.cli.output import ExitCode, State, err, fail, human_size, out, print_json_line
+
+__all__ = ["Listener", "describe_event", "resolve_secret", "run_listener"]
+
+MAX_BODY = 1024 * 1024  # real deliveries are a few KB
+
+
+def resolve_secret(given: str | None) -> str:
+    """--secret / SHOTWIRE_WEBHOOK_SECRET, else the local dev stack's secret (SHOTWIRE_DEV_WEBHOOK_SECRET or
+    its fixed default, from a checkout), else a usage error."""
+    if given:
+        return given
+    dev_secret = os.environ.get("SHOTWIRE_DEV_WEBHOOK_SECRET", "").strip()
+    if not dev_secret:
+        try:
+            from devstack.options import DEFAULT_DEV_WEBHOOK_SECRET
+        except ImportError:
+            fail(
+                "no webhook secret: pass --secret or set SHOTWIRE_WEBHOOK_SECRET",
+                ExitCode.USAGE,
+                hint="the secret is shown once when the tenant is created (`make dev` prints the local one)",
+            )
+        dev_secret = DEFAULT_DEV_WEBHOOK_SECRET
+    err.print("[dim]verifying with the local dev stack's webhook secret (pass --secret for another)[/]")
+    return dev_secret
+
+
+def describe_event(event: dict[str, Any]) -> dict[str, Any]:
+    """What an event is, whichever of the payloads it is: a job's outcome, a capture-style outcome
+    (POST /v1/capture), `batch.completed` or `webhook.test`."""
+    if "type" in event:
+        kind = str(event["type"])
+        ident = event.get("batchId") or event.get("webhookId") or event.get("jobId") or ""
+        return {"type": kind, "id": ident, "status": event.get("status"), "url": None, "image": None}
+    if "capture_id" in event:
+        status = str(event.get("status"))
+        image = event.get("image") if status == "success" else None
+        return {"type": f"capture.{status}", "id": event["capture_id"], "status": status, "url": None, "image": image}
+    status = str(event.get("status"))
+    image = event.get("screenshotUrl") if status == "completed" else None
+    return {
+        "type": f"job.{status}",
+        "id": event.get("jobId", ""),
+        "status": status,
+        "url": event.get("url"),
+        "image": image,
+    }
+
+
+class Listener:
+    def __init__(self, state: State, *, secret: str, out_dir: Path | None, count: int | None) -> None:
+        self.state = state
+        self.secret = secret
+        self.out_dir = out_dir
+        self.count = count
+        self.lock = threading.Lock()
+        self.seen: set[str] = set()
+        self.verified = 0
+        self.rejected = 0
+        self.finished = threading.Event()
+        self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shotwire-listen")
+
+    # -- the HTTP side --------------------------------------------------------------------------------------
+
+    def answer(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any] | None, str]:
+        """(status code, verified event or None, why not)."""
+        from shotwire import webhooks
+
+        try:
+            event = webhooks.verify(body, headers, self.secret)
+        except webhooks.WebhookVerificationError as error:
+            return 401, None, str(error) or "bad signature"
+        if not isinstance(event, dict):
+            return 400, None, "the body is not a JSON object"
+        return 204, event, ""
+
+    # -- after answering ------------------------------------------------------------------------------------
+
+    def rejected_delivery(self, path: str, reason: str, status: int) -> None:
+        with self.lock:
+            self.rejected += 1
+            if self.state.json:
+                print_json_line(
+                    {"receivedAt": _now_iso(), "verified": False, "status": status, "path": path, "error": reason}
+                )
+            else:
+                err.print(f"[dim]{_clock()}[/]  [bold red]rejected[/] POST {escape(path)} ({status}): {escape(reason)}")
+
+    def accepted(self, event: dict[str, Any], webhook_id: str) -> None:
+        self.workers.submit(self._process, event, webhook_id)
+
+    def _process(self, event: dict[str, Any], webhook_id: str) -> None:
+        info = describe_event(event)
+        with self.lock:
+            duplicate = bool(webhook_id) and webhook_id in self.seen
+            self.seen.add(webhook_id)
+        saved: Path | None = None
+        size: int | None = None
+        problem: str | None = None
+        if info["image"] and self.out_dir is not None:
+            target = self.out_dir / f"{info['id']}.{extension_for(event.get('format'))}"
+            if duplicate and target.exists():
+                saved, size = target, target.stat().st_size
+            else:
+                try:
+                    data = _download(str(info["image"]))
+                    write_atomic(target, data)
+                    saved, size = target, len(data)
+                except Exception as error:
+                    problem = f"download failed: {error}"
+        with self.lock:
+            self._print(event, info, webhook_id, duplicate, saved, size, problem)
+            self.verified += 1
+            if self.count is not None and self.verified >= self.count:
+                self.finished.set()
+
+    def _print(
+        self,
+        event: dict[str, Any],
+        info: dict[str, Any],
+        webhook_id: str,
+        duplicate: bool,
+        saved: Path | None,
+        size: int | None,
+        problem: str | None,
+    ) -> None:
+        if self.state.json:
+            print_json_line(
+                {
+                    "receivedAt": _now_iso(),
+                    "verified": True,
+                    "webhookId": webhook_id,
+                    "duplicate": duplicate,
+                    "type": info["type"],
+                    "id": info["id"],
+                    "status": info["status"],
+                    "file": str(saved) if saved else None,
+                    "bytes": size,
+                    "error": problem,
+                    "event": event,
+                }
+            )
+            return
+        parts = [f"[dim]{_clock()}[/]", f"[bold]{escape(info['type'])}[/]", escape(str(info["id"]))]
+        if info["status"]:
+            parts.append(status_style(info["status"]))
+        if info["type"] == "batch.completed":
+            counts = event.get("counts") or {}
+            parts.append(
+                f"{counts.get('completed', 0)} completed, {counts.get('failed', 0)} failed of {event.get('total', '?')}"
+            )
+        if info["url"]:
+            parts.append(escape(str(info["url"])))
+        if event.get("status") == "failed":
+            reason = event.get("errorCode") or ""
+            parts.append(f"[red]{escape(str(reason))} {escape(str(event.get('error') or ''))}[/]".strip())
+        if saved is not None:
+            dimensions = f", {event.get('width')}x{event.get('height')}" if event.get("width") else ""
+            parts.append(f"→ {escape(str(saved))} ({human_size(size)}{dimensions})")
+        if duplicate:
+            parts.append("[yellow](duplicate)[/]")
+        redelivery = re.search(r"_(\d+)$", webhook_id) if webhook_id.startswith("msg_") else None
+        if redelivery and info["type"].startswith(("job.", "capture.")):
+            parts.append(f"[yellow](redelivery {redelivery.group(1)})[/]")
+        if problem:
+            parts.append(f"[red]{escape(problem)}[/]")
+        out.print("  ".join(parts), soft_wrap=True)
+
+
+def _download(url: str) -> bytes:
+    import httpx
+
+    response = httpx.get(url, timeout=30.0, follow_redirects=True)
+    response.raise_for_status()
+    return response.content
+
+
+def _clock() -> str:
+    return datetime.now().strftime("%H:%M:%S")
+
+
+def _now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def _handler(listener: Listener) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "shotwire-listen"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._reply(413)
+                listener.rejected_delivery(self.path, f"body of {length} bytes is too large", 413)
+                return
+            body = self.rfile.read(length)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, event, reason = listener.answer(self.path, body, headers)
+            self._reply(status)
+            if event is None:
+                listener.rejected_delivery(self.path, reason, status)
+                return
+            listener.accepted(event, headers.get("webhook-id", ""))
+
+        def do_GET(self) -> None:
+            text = b"shotwire listen: POST signed webhooks to any path here\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+
+        def _reply(self, status: int) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
+
+
+def run_listener(
+    state: State, *, host: str, port: int, out_dir: Path | None, secret: str, count: int | None = None
+) -> int:
+    """Serve until Ctrl-C (exit 0) or until `count` verified events have been handled."""
+    listener = Listener(state, secret=secret, out_dir=out_dir, count=count)
+    try:
+        server = ThreadingHTTPServer((host, port), _handler(listener))
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitCode.USAGE, hint="pick another --port")
+    server.daemon_threads = True
+    bound = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    target = f"saving images to {out_dir}/" if out_dir is not None else "not saving images"
+    err.print(f"listening on [bold]http://{host}:{bound}/[/] (any path), {target}; Ctrl-C stops")
+    if not state.json:
+        err.print(f"[dim]try: shotwire submit https://example.com --webhook-url http://{host}:{bound}/hook[/]")
+    try:
+        with sigterm_as_interrupt():
+            while not listener.finished.wait(0.2):
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        listener.workers.shutdown(wait=True, cancel_futures=False)
+        summary = {"verified": listener.verified, "rejected": listener.rejected}
+        err.print(f"[dim]stopped: {summary['verified']} verified, {summary['rejected']} rejected[/]")
+    return 0

@@ -1,0 +1,113 @@
+"""Fixtures of the CLI tests: one local stack for the package (started only when an e2e test asks for it,
+torn down after the CLI tests), the e2e pages and receiver, 200 tiny pages, and ways to run `shotwire`
+in-process (typer's CliRunner) or as a real process (`python -m shotwire.cli`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import API_KEY, PAGES, SECRET, Stack, receiver, running_stack
+from tests.support import ROOT, PageServer
+
+SDK_SRC = ROOT / "sdk" / "src"
+if str(SDK_SRC) not in sys.path:  # until the venv puts sdk/src on the path itself
+    sys.path.insert(0, str(SDK_SRC))
+
+from typer.testing import CliRunner  # noqa: E402
+
+from shotwire.cli.app import app  # noqa: E402
+
+__all__ = ["API_KEY", "SECRET", "receiver"]
+
+BATCH_PAGES = 200
+
+
+def tiny_page(number: int) -> str:
+    hue = number * 37 % 360
+    return (
+        f"<html><head><title>p{number}</title></head>"
+        f"<body style='margin:0;background:hsl({hue},70%,50%)'><b>{number}</b></body></html>"
+    )
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`python -m devstack` as `make dev` runs it, for the CLI tests only."""
+    log_path = tmp_path_factory.mktemp("cli-devstack") / "devstack.log"
+    settings = {
+        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
+        "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
+        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",
+    }
+    with running_stack(log_path, settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def site() -> Iterator[str]:
+    """The e2e pages plus /p/0 … /p/199: tiny pages, so a 200-row batch is about the pipeline, not Chromium."""
+    pages = {**PAGES, **{f"/p/{n}": tiny_page(n) for n in range(BATCH_PAGES)}}
+    with PageServer(pages).running() as base_url:
+        yield base_url
+
+
+@dataclass
+class Cli:
+    """`shotwire` against one stack: in-process (`invoke`) or as a process (`command`, `env`)."""
+
+    stack: Stack | None
+    runner: CliRunner
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(SDK_SRC), str(ROOT / "layers" / "shared" / "python"), str(ROOT)]),
+            "SHOTWIRE_WEBHOOK_SECRET": SECRET,
+            "COLUMNS": "200",
+        }
+        env.pop("SHOTWIRE_DEBUG", None)
+        if self.stack is not None:
+            env["SHOTWIRE_API_KEY"] = API_KEY
+            env["SHOTWIRE_API_URL"] = self.stack.api_url
+            env["SHOTWIRE_MOTO_PORT"] = self.stack.moto_url.rsplit(":", 1)[1]
+        return env
+
+    def invoke(self, *args: str, env: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return self.runner.invoke(app, list(args), env={**self.env, **(env or {})}, **kwargs)
+
+    @staticmethod
+    def command(*args: str) -> list[str]:
+        return [sys.executable, "-m", "shotwire.cli", *args]
+
+    def run(
+        self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args),
+            env={**self.env, **(env or {})},
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture
+def cli(stack: Stack) -> Cli:
+    return Cli(stack, CliRunner())
+
+
+@pytest.fixture
+def offline_cli() -> Cli:
+    """No stack: for usage errors, input parsing and the receiver."""
+    return Cli(None, CliRunner())
