@@ -81,14 +81,13 @@ class CaptureWorker(Construct):
                 platform=ecr_assets.Platform.LINUX_AMD64,
             ),
             reserved_concurrent_executions=config.capture_reserved_concurrency,
-            # Given egress (egress_capture_in_vpc), pages are fetched from the static IPs too (infra/egress.py).
-            **(egress.function_placement() if egress else {}),
             **function_props(
                 self,
                 service="capture",
                 memory_mb=config.capture_memory_mb,
                 timeout_seconds=config.capture_timeout_seconds,
-                network_interfaces=egress is not None,
+                # Given egress (egress_capture_in_vpc), pages are fetched from the static IPs too (infra/egress.py).
+                vpc_placement=egress.function_placement() if egress else None,
                 environment=settings_environment(config, images_bucket=storage.bucket.bucket_name),
             ),
         )

@@ -46,9 +46,12 @@ def function_props(
     memory_mb: int,
     timeout_seconds: int,
     environment: dict[str, str],
-    network_interfaces: bool = False,
+    vpc_placement: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments common to zip and image functions; `service` names logs, traces and metrics."""
+    """Keyword arguments common to zip and image functions; `service` names logs, traces and metrics.
+
+    `vpc_placement` (StaticEgress.function_placement()) puts the function in the VPC, and so gives its role
+    the network-interface actions Lambda needs there."""
     # An explicit log group: retention is set up front instead of through a custom resource.
     log_group = logs.LogGroup(scope, "Logs", retention=LOG_RETENTION)
     return {
@@ -57,10 +60,13 @@ def function_props(
         "logging_format": LOGGING_FORMAT,
         "application_log_level_v2": APPLICATION_LOG_LEVEL,
         "log_group": log_group,
-        "role": function_role(scope, service=service, log_group=log_group, network_interfaces=network_interfaces),
+        "role": function_role(
+            scope, service=service, log_group=log_group, network_interfaces=vpc_placement is not None
+        ),
         "memory_size": memory_mb,
         "timeout": Duration.seconds(timeout_seconds),
         "environment": {**environment, **powertools_environment(service)},
+        **(vpc_placement or {}),
     }
 
 

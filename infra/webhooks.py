@@ -77,14 +77,13 @@ class WebhookDelivery(Construct):
             # retried by Lambda, then kept in the webhook DLQ instead of being dropped.
             retry_attempts=config.dispatcher_async_retry_attempts,
             on_failure=destinations.SqsDestination(self.dlq),
-            # With static egress IPs, webhooks leave through the VPC's NAT gateways (infra/egress.py).
-            **(egress.function_placement() if egress else {}),
             **function_props(
                 self,
                 service="dispatcher",
                 memory_mb=config.dispatcher_memory_mb,
                 timeout_seconds=config.dispatcher_timeout_seconds,
-                network_interfaces=egress is not None,
+                # With static egress IPs, webhooks leave through the VPC's NAT gateways (infra/egress.py).
+                vpc_placement=egress.function_placement() if egress else None,
                 environment=settings_environment(
                     config,
                     images_bucket=storage.bucket.bucket_name,

@@ -6,7 +6,6 @@ The records of a batch run concurrently, each on a worker thread, all rendering 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
@@ -51,8 +50,11 @@ def process_record(record: SQSRecord) -> None:
         if receives < settings.capture_max_receive_count:
             # Reported as a batch item failure, SQS delivers it again: after a short backoff, not after the
             # visibility timeout (6 x the function's, 45 min), which is there for throttled batches.
-            with contextlib.suppress(Exception):
+            try:
                 services.capture_queue.redeliver_after(record.receipt_handle, RETRY_BACKOFF_SECONDS * receives)
+            except Exception:
+                # Not fatal: the message still comes back, only after the visibility timeout instead.
+                logger.warning("could not shorten the redelivery backoff", exc_info=True)
             raise
         logger.exception("capture failed on its last delivery", extra={"receives": receives})
         if isinstance(error, CaptureError):

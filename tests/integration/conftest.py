@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -11,8 +11,9 @@ from types import ModuleType
 import pytest
 from moto import mock_aws
 
+from devstack.gateway import ApiGateway
 from devstack.resources import LocalResources, provision
-from devstack.runtime import load_function
+from devstack.runtime import Handler, LocalContext, load_function
 from shotwire_core.adapters import aws
 from shotwire_core.adapters.dynamo import KeyTable
 from shotwire_core.config import load_stack_config
@@ -79,9 +80,18 @@ def api_module() -> ModuleType:
     return load_function(ROOT / "functions" / "api" / "handler.py", "shotwire_fn_api_test")
 
 
-@pytest.fixture(autouse=True)
-def _clean_env() -> Iterator[None]:
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
+@contextmanager
+def local_gateway(api_module: ModuleType, spawn: Callable[[], Handler] | None = None) -> Iterator[str]:
+    """The API function behind the local gateway on a free loopback port, as `make dev` serves it."""
+    gateway = ApiGateway(
+        "127.0.0.1",
+        0,
+        api_module.lambda_handler,
+        lambda: LocalContext(function_name="shotwire-api", timeout_seconds=29),
+        spawn=spawn,
+    )
+    gateway.start()
+    try:
+        yield f"http://127.0.0.1:{gateway.port}"
+    finally:
+        gateway.stop()

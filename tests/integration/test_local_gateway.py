@@ -14,12 +14,11 @@ from types import ModuleType
 
 import pytest
 
-from devstack.gateway import ApiGateway
-from devstack.runtime import Handler, LocalContext, load_function
+from devstack.runtime import Handler, load_function
 from shotwire_core.models import TenantLimits
 from shotwire_core.services import get_services
 from shotwire_core.tenants import create_tenant
-from tests.integration.conftest import Aws
+from tests.integration.conftest import Aws, local_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 numbers = itertools.count()
@@ -33,18 +32,8 @@ def fresh_environment() -> Handler:
 
 @pytest.fixture
 def api_url(aws_stack: Aws, api_module: ModuleType) -> Iterator[str]:
-    gateway = ApiGateway(
-        "127.0.0.1",
-        0,
-        api_module.lambda_handler,
-        lambda: LocalContext(function_name="shotwire-api", timeout_seconds=29),
-        spawn=fresh_environment,
-    )
-    gateway.start()
-    try:
-        yield f"http://127.0.0.1:{gateway.port}"
-    finally:
-        gateway.stop()
+    with local_gateway(api_module, spawn=fresh_environment) as url:
+        yield url
 
 
 def test_concurrent_requests_each_get_their_own_answer(aws_stack: Aws, api_url: str) -> None:

@@ -22,26 +22,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from devstack.gateway import ApiGateway
-from devstack.runtime import LocalContext
-from tests.integration.conftest import KEY_A, Aws
+from tests.integration.conftest import KEY_A, Aws, local_gateway
 
 AUTH = {"Authorization": f"Bearer {KEY_A}"}
 
 
 @pytest.fixture
 def api_url(aws_stack: Aws, api_module: ModuleType) -> Iterator[str]:
-    gateway = ApiGateway(
-        "127.0.0.1",
-        0,
-        api_module.lambda_handler,
-        lambda: LocalContext(function_name="shotwire-api", timeout_seconds=29),
-    )
-    gateway.start()
-    try:
-        yield f"http://127.0.0.1:{gateway.port}"
-    finally:
-        gateway.stop()
+    with local_gateway(api_module) as url:
+        yield url
 
 
 @pytest.fixture
