@@ -63,6 +63,10 @@ def exercise(post: Any, handled: list[dict[str, Any]]) -> None:
     assert post(BODY, {"Content-Type": "application/json"}) == 400
     other = signature_headers("whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==", "msg_04", int(time.time()), BODY)
     assert post(BODY, {"Content-Type": "application/json", **other}) == 400
+    # An old delivery replayed under its hex signature alone (webhook-* headers stripped): refused
+    stale = signed(message_id="msg_05", at=time.time() - 86_400)
+    hex_only = {name: value for name, value in stale.items() if not name.startswith("webhook-")}
+    assert post(BODY, hex_only) == 400
     assert handled == [EVENT]
     # A redelivery is a new webhook-id: handled again
     assert post(BODY, signed(message_id="msg_01_2")) == 204

@@ -102,12 +102,12 @@ def test_during_a_rotation_either_secret_verifies() -> None:
         ({}, "no signature headers"),
         ({"webhook-signature": "v1,abc"}, "missing header"),
         ({"webhook-signature": "v1,abc", "webhook-id": "m", "webhook-timestamp": "yesterday"}, "not a Unix time"),
-        ({"webhook-signature": "v2,abc", "webhook-id": "m", "webhook-timestamp": str(int(time.time()))}, "no v1"),
+        ({"webhook-signature": "v2,abc", "webhook-id": "m", "webhook-timestamp": "1700000000"}, "no v1"),
     ],
 )
 def test_missing_or_malformed_headers_are_named(headers: dict[str, str], message: str) -> None:
     with pytest.raises(WebhookVerificationError, match=message):
-        verify(BODY, headers, SECRET)
+        verify(BODY, headers, SECRET, now=1_700_000_000)
 
 
 def test_a_signed_body_that_is_not_a_json_object_is_rejected() -> None:
@@ -143,3 +143,30 @@ def test_sign_agrees_with_the_server_and_with_the_standardwebhooks_package() -> 
     ours = webhooks.sign(BODY, SECRET, message_id="msg_01", timestamp=at)
     assert ours == signature_headers(SECRET, "msg_01", at, BODY)
     Webhook(SECRET).verify(BODY, {k.lower(): v for k, v in ours.items()})
+
+
+def test_require_timestamp_refuses_the_hex_header_alone() -> None:
+    """An old delivery replayed with its webhook-* headers stripped passes the hex check, which has no
+    timestamp: receivers of shotwire only (which always sends both) refuse it with require_timestamp."""
+    old = signature_headers(SECRET, "msg_01", int(time.time()) - 86_400, BODY)
+    hex_only = {name: value for name, value in old.items() if not name.startswith("webhook-")}
+    assert verify(BODY, hex_only, SECRET) == EVENT
+    with pytest.raises(WebhookVerificationError, match="refuses the hex signature alone"):
+        verify(BODY, hex_only, SECRET, require_timestamp=True)
+    fresh = signature_headers(SECRET, "msg_01", int(time.time()), BODY)
+    assert verify(BODY, fresh, SECRET, require_timestamp=True) == EVENT
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "secret"),
+    [(BODY, {}, None), (BODY, None, SECRET), (None, {}, SECRET), (BODY, {}, 42), (BODY, 7, SECRET)],
+)
+def test_wrong_argument_types_raise_the_one_error_type(body: object, headers: object, secret: object) -> None:
+    with pytest.raises(WebhookVerificationError):
+        verify(body, headers, secret)  # type: ignore[arg-type]
+
+
+def test_the_verification_error_is_a_shotwire_error() -> None:
+    import shotwire
+
+    assert issubclass(WebhookVerificationError, shotwire.ShotwireError)

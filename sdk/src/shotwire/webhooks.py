@@ -12,7 +12,9 @@ Two ways a delivery is signed, both checked in constant time:
   no timestamp, so it is only used when the Standard Webhooks headers are absent.
 
 When the Standard Webhooks headers are present they decide: a failing `webhook-signature` is never
-rescued by the hex header (that would skip the replay check).
+rescued by the hex header (that would skip the replay check). shotwire always sends both kinds, so a
+receiver that only ever hears from shotwire should pass `require_timestamp=True`: then a request whose
+`webhook-*` headers were stripped (to replay an old body under its hex signature) is refused too.
 
 Only the standard library is used, so importing this module costs next to nothing.
 """
@@ -28,13 +30,15 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from shotwire.errors import ShotwireError
+
 __all__ = ["DEFAULT_TOLERANCE_SECONDS", "WebhookVerificationError", "sign", "verify"]
 
 DEFAULT_TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 
 
-class WebhookVerificationError(Exception):
+class WebhookVerificationError(ShotwireError):
     """The delivery is not a genuine, fresh shotwire webhook; the message says what was wrong.
 
     Answer such a request with 400 or 401 and do not act on it.
@@ -50,11 +54,16 @@ Headers = Mapping[str, str] | _HeaderItems | Iterable[tuple[str, str]]
 
 def _lowered(headers: Headers) -> dict[str, str]:
     """Header names lowercased: a dict, Flask's/Werkzeug's and Starlette's headers, or (name, value) pairs."""
-    pairs = headers.items() if hasattr(headers, "items") else headers
     lowered: dict[str, str] = {}
-    for name, value in pairs:
-        key = str(name).lower()
-        lowered[key] = f"{lowered[key]} {value}" if key in lowered else str(value)
+    try:
+        pairs = headers.items() if hasattr(headers, "items") else headers
+        for name, value in pairs:
+            key = str(name).lower()
+            lowered[key] = f"{lowered[key]} {value}" if key in lowered else str(value)
+    except (TypeError, ValueError):
+        raise WebhookVerificationError(
+            f"headers must be the request's headers (a mapping or (name, value) pairs), got {type(headers).__name__}"
+        ) from None
     return lowered
 
 
@@ -68,7 +77,14 @@ def _standard_key(secret: str) -> bytes:
 
 
 def _secrets(secret: str | Iterable[str]) -> list[str]:
-    secrets = [secret] if isinstance(secret, str) else list(secret)
+    if isinstance(secret, bytes | bytearray):
+        secret = secret.decode("utf-8", "replace")
+    try:
+        secrets = [secret] if isinstance(secret, str) else list(secret)
+    except TypeError:
+        raise WebhookVerificationError(
+            f"the webhook secret must be a string ('whsec_...') or a list of them, got {type(secret).__name__}"
+        ) from None
     secrets = [item.strip() if isinstance(item, str) else item for item in secrets]
     if not secrets or not all(isinstance(item, str) and item for item in secrets):
         raise WebhookVerificationError("no webhook secret given to verify with")
@@ -80,7 +96,7 @@ def _as_bytes(body: bytes | bytearray | memoryview | str) -> bytes:
         return body.encode("utf-8")
     if isinstance(body, bytes | bytearray | memoryview):
         return bytes(body)
-    raise TypeError(f"body must be the raw request body as bytes, got {type(body).__name__}")
+    raise WebhookVerificationError(f"body must be the raw request body as bytes, got {type(body).__name__}")
 
 
 def _equal(expected: str, given: str) -> bool:
@@ -151,6 +167,7 @@ def verify(
     *,
     tolerance: float = DEFAULT_TOLERANCE_SECONDS,
     now: float | None = None,
+    require_timestamp: bool = False,
 ) -> dict[str, Any]:
     """Check a webhook's signature and return its event (the parsed JSON body).
 
@@ -158,6 +175,8 @@ def verify(
     Flask's `request.headers`, Starlette's `request.headers`, or (name, value) pairs; names in any case).
     `secret`: your `whsec_...` webhook secret, or several (e.g. old and new during your own rollout).
     `tolerance`: seconds the `webhook-timestamp` may differ from now, either way.
+    `require_timestamp`: refuse the hex header alone (it has no timestamp, so no replay window); shotwire
+    sends the Standard Webhooks headers with every delivery, so receivers of shotwire only can set it.
 
     Raises WebhookVerificationError, with the reason, for anything but a genuine, fresh delivery.
     """
@@ -166,6 +185,11 @@ def verify(
     lowered = _lowered(headers)
     if "webhook-signature" in lowered:
         _check_standard(raw, lowered, secrets, tolerance, now)
+    elif require_timestamp:
+        raise WebhookVerificationError(
+            "no webhook-id, webhook-timestamp and webhook-signature headers: this receiver needs them (it "
+            "refuses the hex signature alone, which has no timestamp and so could be an old delivery replayed)"
+        )
     elif "x-webhook-signature" in lowered or "x-signature" in lowered:
         _check_hex(raw, lowered.get("x-webhook-signature") or lowered["x-signature"], secrets)
     else:
