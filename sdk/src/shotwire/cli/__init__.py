@@ -1,4 +1,4 @@
-"""The `shotwire` command-line tool (`pip install "shotwire[cli]"`; docs/cli.md).
+"""The `shotwire` command-line tool (`pip install "./sdk[cli]"` from a checkout; docs/cli.md).
 
 `main()` is the console script's entry point: it runs the typer app and turns every error into a
 one-line message and a documented exit code (a traceback only with --debug or SHOTWIRE_DEBUG=1).
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         import typer  # noqa: F401
     except ImportError as error:
         print(
-            f"shotwire: the command-line tool needs typer and rich ({error.name} is missing): "
-            'pip install "shotwire[cli]"',
+            f"error: the shotwire command needs typer and rich ({error.name} is missing)\n"
+            'hint: pip install "./sdk[cli]" from the shotwire checkout (or pip install typer rich)',
             file=sys.stderr,
         )
         return 3

@@ -263,7 +263,9 @@ def _print_job(job: Any) -> None:
 @command_options()
 def status(
     job_id: Annotated[str, typer.Argument(help="The job id (job_…).", show_default=False)],
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until the job has finished.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until the job has finished (exit 1 if it failed).")
+    ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 120.0,
 ) -> None:
     """Show a job: status, timings, image size, download link, error, webhook."""
@@ -276,6 +278,8 @@ def status(
         print_json(job)
     else:
         _print_job(job)
+    if wait and job.status == "failed":  # as `submit --wait`: a script waiting on a job learns its outcome
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command("list", rich_help_panel=JOBS)
@@ -493,7 +497,7 @@ def listen(
         host=host,
         port=port,
         out_dir=None if no_save else out_dir,
-        secret=resolve_secret(secret),
+        secret=resolve_secret(secret, host=host),
         count=count,
     )
     if code:

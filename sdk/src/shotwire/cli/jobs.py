@@ -55,8 +55,8 @@ def host_of(url: str) -> str:
 
 
 def default_filename(url: str, job_id: str, image_format: str | None) -> str:
-    """`<host>-<jobid>.<ext>`, e.g. `example.com-job_01jd….png`."""
-    return f"{host_of(url)}-{job_id}.{extension_for(image_format)}"
+    """`<host>-<jobid>.<ext>`, e.g. `example.com-job_01jd….png`; both parts slugged, so never a path."""
+    return f"{host_of(url)}-{slug(job_id, 80)}.{extension_for(image_format)}"
 
 
 def job_error(job: Any) -> tuple[str | None, str | None]:

@@ -4,10 +4,16 @@ An HTTP server (127.0.0.1 by default) that verifies each POST with `shotwire.web
 204 (verified) or 401 (bad signature), prints the event and saves the image of a completed job to --out.
 Any path is accepted. Duplicates (the same `webhook-id`, e.g. a retry whose first answer got lost) are
 printed as such and not downloaded twice. `devstack/receiver.py` (`make receiver`) runs this.
+
+It requires the Standard Webhooks headers (`require_timestamp`): shotwire always sends them, and the hex
+header alone could be an old delivery replayed. Images are saved under names made from the job id only
+when the id is a plain token; anything else gets a name derived from its hash, never a path.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
 import re
 import threading
@@ -26,13 +32,31 @@ from shotwire.cli.output import ExitCode, State, err, fail, human_size, out, pri
 __all__ = ["Listener", "describe_event", "resolve_secret", "run_listener"]
 
 MAX_BODY = 1024 * 1024  # real deliveries are a few KB
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+DUPLICATE_WAIT_SECONDS = 60.0
 
 
-def resolve_secret(given: str | None) -> str:
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_secret(given: str | None, *, host: str = "127.0.0.1") -> str:
     """--secret / SHOTWIRE_WEBHOOK_SECRET, else the local dev stack's secret (SHOTWIRE_DEV_WEBHOOK_SECRET or
-    its fixed default, from a checkout), else a usage error."""
+    its fixed default, from a checkout), else a usage error. The dev default is public (it is in this
+    repository), so it is refused on any address but loopback: anyone could sign events for it."""
     if given:
         return given
+    if not is_loopback(host):
+        fail(
+            f"--host {host} is reachable from other machines: pass your tenant's --secret to listen there",
+            ExitCode.USAGE,
+            hint="the local dev stack's secret is public, so anyone could send events this receiver would accept",
+        )
     dev_secret = os.environ.get("SHOTWIRE_DEV_WEBHOOK_SECRET", "").strip()
     if not dev_secret:
         try:
@@ -46,6 +70,14 @@ def resolve_secret(given: str | None) -> str:
         dev_secret = DEFAULT_DEV_WEBHOOK_SECRET
     err.print("[dim]verifying with the local dev stack's webhook secret (pass --secret for another)[/]")
     return dev_secret
+
+
+def image_name(identifier: object, image_format: object) -> str:
+    """The file an event's image is saved as: `<job id>.<ext>` for an id that is a plain token, else
+    `event-<hash>.<ext>`, so no event (even a signed one) can name a path outside --out."""
+    text = str(identifier or "")
+    stem = text if SAFE_ID.fullmatch(text) else "event-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{stem}.{extension_for(str(image_format) if image_format else None)}"
 
 
 def describe_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +109,8 @@ class Listener:
         self.out_dir = out_dir
         self.count = count
         self.lock = threading.Lock()
-        self.seen: set[str] = set()
+        # webhook-id -> set once its first copy has been handled (a duplicate waits for it, then reuses its file)
+        self.seen: dict[str, threading.Event] = {}
         self.verified = 0
         self.rejected = 0
         self.finished = threading.Event()
@@ -90,7 +123,7 @@ class Listener:
         from shotwire import webhooks
 
         try:
-            event = webhooks.verify(body, headers, self.secret)
+            event = webhooks.verify(body, headers, self.secret, require_timestamp=True)
         except webhooks.WebhookVerificationError as error:
             return 401, None, str(error) or "bad signature"
         if not isinstance(event, dict):
@@ -115,22 +148,30 @@ class Listener:
     def _process(self, event: dict[str, Any], webhook_id: str) -> None:
         info = describe_event(event)
         with self.lock:
-            duplicate = bool(webhook_id) and webhook_id in self.seen
-            self.seen.add(webhook_id)
+            first = self.seen.get(webhook_id) if webhook_id else None
+            duplicate = first is not None
+            handled = threading.Event()
+            if webhook_id and first is None:
+                self.seen[webhook_id] = handled
+        if first is not None:
+            first.wait(DUPLICATE_WAIT_SECONDS)  # its first copy may still be downloading
         saved: Path | None = None
         size: int | None = None
         problem: str | None = None
-        if info["image"] and self.out_dir is not None:
-            target = self.out_dir / f"{info['id']}.{extension_for(event.get('format'))}"
-            if duplicate and target.exists():
-                saved, size = target, target.stat().st_size
-            else:
-                try:
-                    data = _download(str(info["image"]))
-                    write_atomic(target, data)
-                    saved, size = target, len(data)
-                except Exception as error:
-                    problem = f"download failed: {error}"
+        try:
+            if info["image"] and self.out_dir is not None:
+                target = self.out_dir / image_name(info["id"], event.get("format"))
+                if duplicate and target.exists():
+                    saved, size = target, target.stat().st_size
+                else:
+                    try:
+                        data = _download(str(info["image"]))
+                        write_atomic(target, data)
+                        saved, size = target, len(data)
+                    except Exception as error:
+                        problem = f"download failed: {error}"
+        finally:
+            handled.set()
         with self.lock:
             self._print(event, info, webhook_id, duplicate, saved, size, problem)
             self.verified += 1
@@ -211,7 +252,12 @@ def _handler(listener: Listener) -> type[BaseHTTPRequestHandler]:
         server_version = "shotwire-listen"
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = (self.headers.get("Content-Length") or "0").strip()
+            if not declared.isdigit():  # also refuses a negative length, which would read until the client closes
+                self._reply(400)
+                listener.rejected_delivery(self.path, f"invalid Content-Length {declared[:20]!r}", 400)
+                return
+            length = int(declared)
             if length > MAX_BODY:
                 self._reply(413)
                 listener.rejected_delivery(self.path, f"body of {length} bytes is too large", 413)
@@ -246,13 +292,22 @@ def _handler(listener: Listener) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-request is its own problem: no socketserver traceback on the console."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
 def run_listener(
     state: State, *, host: str, port: int, out_dir: Path | None, secret: str, count: int | None = None
 ) -> int:
     """Serve until Ctrl-C (exit 0) or until `count` verified events have been handled."""
     listener = Listener(state, secret=secret, out_dir=out_dir, count=count)
     try:
-        server = ThreadingHTTPServer((host, port), _handler(listener))
+        server = _QuietServer((host, port), _handler(listener))
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitCode.USAGE, hint="pick another --port")
     server.daemon_threads = True
