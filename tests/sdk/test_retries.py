@@ -6,6 +6,8 @@ import asyncio
 import email.utils
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -220,3 +222,141 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("7") == 7
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 10) == 10
+    assert parse_retry_after("1.5") == 1.5 and parse_retry_after(" 0.25 ") == 0.25 and parse_retry_after("0") == 0
+    for unreadable in ("-1", "1e3", "inf", "nan", ".", "1.2.3", ""):
+        assert parse_retry_after(unreadable) is None, unreadable
+
+
+# --- scripted transports (httpx.MockTransport): both clients, failures after sending, no real waiting --------
+
+Step = Callable[[httpx.Request], httpx.Response]
+
+
+def answer(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Step:
+    return lambda request: httpx.Response(status, json=body, headers=headers)
+
+
+def fail(kind: type[httpx.RequestError]) -> Step:
+    def raising(request: httpx.Request) -> httpx.Response:
+        raise kind(f"scripted {kind.__name__}", request=request)
+
+    return raising
+
+
+@dataclass
+class Script:
+    """Answers each request with the next step (the last one repeats); records requests and waits."""
+
+    steps: list[Step]
+    seen: list[httpx.Request] = field(default_factory=list)
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        step = self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
+        return step(request)
+
+
+def drive(kind: str, script: Script, operation: str, *args: Any, max_retries: int = 4, **kwargs: Any) -> Any:
+    """`client.<operation>(*args, **kwargs)` on a Client ("sync") or an AsyncClient ("async") over `script`."""
+    options: dict[str, Any] = {"api_key": "k", "base_url": "http://api.test", "max_retries": max_retries}
+    if kind == "sync":
+        with shotwire.Client(transport=httpx.MockTransport(script), **options) as client:
+            client._sleep = script.slept.append
+            return getattr(client, operation)(*args, **kwargs)
+
+    async def main() -> Any:
+        async def sleep(seconds: float) -> None:
+            script.slept.append(seconds)
+
+        async with shotwire.AsyncClient(transport=httpx.MockTransport(script), **options) as client:
+            client._sleep = sleep
+            return await getattr(client, operation)(*args, **kwargs)
+
+    return asyncio.run(main())
+
+
+KINDS = pytest.mark.parametrize("kind", ["sync", "async"])
+# What the server's idempotency layer answers while the first request with the key is still running.
+IN_PROGRESS = {
+    "error": {
+        "code": "conflict",
+        "message": "a request with Idempotency-Key 'k1' is still being processed; retry shortly",
+    }
+}
+NOT_FOUND = {"error": {"code": "not_found", "message": "no job job_typo for this API key"}}
+
+
+@KINDS
+def test_a_submit_whose_retry_overtakes_the_first_attempt_gets_the_job(kind: str) -> None:
+    # The first attempt reached the server (read timeout); the retries find it still running (409).
+    script = Script(
+        [fail(httpx.ReadTimeout), answer(409, IN_PROGRESS), answer(409, IN_PROGRESS), answer(202, ACCEPTED)]
+    )
+    job = drive(kind, script, "submit", "https://example.com/")
+    assert job.job_id == "job_01abc" and job.status == "queued"
+    assert len(script.seen) == 4 and len({r.headers["idempotency-key"] for r in script.seen}) == 1
+    assert len({r.content for r in script.seen}) == 1
+    # After a 409 the wait is at least half the backoff's cap (the first request needs time to finish).
+    assert 0.5 <= script.slept[1] <= 1.0 and 1.0 <= script.slept[2] <= 2.0
+
+
+@KINDS
+def test_an_in_progress_conflict_is_retried_only_within_the_budget(kind: str) -> None:
+    script = Script([answer(409, IN_PROGRESS)])
+    with pytest.raises(shotwire.ConflictError) as caught:
+        drive(kind, script, "redeliver", "job_01abc", max_retries=2)
+    assert len(script.seen) == 3 and caught.value.retried
+
+
+@KINDS
+def test_other_conflicts_are_raised_at_once(kind: str) -> None:
+    unfinished = {"error": {"code": "conflict", "message": "job job_01abc has not finished; its outcome is delivered"}}
+    script = Script([answer(409, unfinished), answer(200, {"webhookId": "w"})])
+    with pytest.raises(shotwire.ConflictError) as caught:
+        drive(kind, script, "redeliver", "job_01abc")
+    assert len(script.seen) == 1 and not caught.value.retried
+    # Without an Idempotency-Key a 409 is never the idempotency layer's: not retried either.
+    script = Script([answer(409, IN_PROGRESS), answer(204)])
+    with pytest.raises(shotwire.ConflictError):
+        drive(kind, script, "delete", "job_01abc")
+    assert len(script.seen) == 1
+
+
+@KINDS
+@pytest.mark.parametrize(
+    ("first", "deleted"),
+    [
+        pytest.param(answer(502), True, id="502"),
+        pytest.param(answer(500), True, id="500"),
+        pytest.param(answer(504), True, id="504"),
+        pytest.param(answer(503), True, id="503-no-retry-after"),
+        pytest.param(fail(httpx.ReadTimeout), True, id="read-timeout"),
+        pytest.param(fail(httpx.RemoteProtocolError), True, id="dropped-after-send"),
+        pytest.param(
+            answer(429, {"error": {"code": "rate_limited", "message": "x"}}, {"Retry-After": "1"}), False, id="429"
+        ),
+        pytest.param(answer(503, None, {"Retry-After": "0.5"}), False, id="503-retry-after"),
+        pytest.param(fail(httpx.ConnectError), False, id="connect-error"),
+        pytest.param(fail(httpx.ConnectTimeout), False, id="connect-timeout"),
+    ],
+)
+def test_a_delete_404_is_success_only_when_an_earlier_attempt_may_have_run(
+    kind: str, first: Step, deleted: bool
+) -> None:
+    script = Script([first, answer(404, NOT_FOUND)])
+    if deleted:
+        assert drive(kind, script, "delete", "job_typo") is None
+    else:
+        with pytest.raises(shotwire.NotFoundError) as caught:
+            drive(kind, script, "delete", "job_typo")
+        assert caught.value.retried and not caught.value.earlier_attempt_may_have_run
+    assert len(script.seen) == 2
+
+
+@KINDS
+def test_a_delete_404_after_rate_limiting_then_a_lost_answer_is_success(kind: str) -> None:
+    limited = answer(429, {"error": {"code": "rate_limited", "message": "x"}}, {"Retry-After": "0"})
+    script = Script([limited, fail(httpx.ReadTimeout), limited, answer(404, NOT_FOUND)])
+    assert drive(kind, script, "delete", "job_01abc") is None
+    assert len(script.seen) == 4

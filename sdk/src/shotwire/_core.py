@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
-from shotwire._http import Call, RetryPolicy, Sleep, Step, encode_json, response_json
+from shotwire._http import REQUEST_ID_HEADERS, Call, RetryPolicy, Sleep, Step, encode_json, response_json
 from shotwire._version import __version__
 from shotwire.errors import (
     APIError,
@@ -30,6 +31,7 @@ from shotwire.errors import (
 from shotwire.models import (
     _FIELD_NAMES,
     CONTENT_TYPES,
+    JOB_STATUSES,
     MAX_BATCH_ITEMS,
     MAX_WAIT_SECONDS,
     Batch,
@@ -42,13 +44,13 @@ from shotwire.models import (
 )
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 Flow = Generator[Step, Any, T]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 USER_AGENT = f"shotwire-python/{__version__} httpx/{httpx.__version__}"
 MAX_BODY_BYTES = 256 * 1024  # the API's request body limit
 POLL_FIRST_DELAY, POLL_MAX_DELAY = 0.5, 5.0
-JOB_STATUSES = ("queued", "processing", "completed", "failed")
 _PLACEHOLDER_URL = "https://example.com/"  # lets the defaults of a batch be checked on their own, as the server does
 
 
@@ -58,8 +60,39 @@ def new_idempotency_key() -> str:
 
 def _segment(value: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ShotwireError(f"{what} must be a non-empty string, got {value!r}")
+        raise invalid([{"field": what, "rule": "missing", "message": f"{what} must be a non-empty string"}])
     return quote(value.strip(), safe="")
+
+
+def _invalid_response(response: httpx.Response, problem: str) -> APIError:
+    request = response.request
+    return APIError(
+        response.status_code,
+        "invalid_response",
+        f"unexpected answer to {request.method} {request.url.path}: {problem}",
+        request_id=next((response.headers[name] for name in REQUEST_ID_HEADERS if name in response.headers), None),
+        headers=dict(response.headers.items()),
+    )
+
+
+def _parse(model: type[M], response: httpx.Response, data: Any = None) -> M:
+    """The answer as `model` (from `data`, else the response's JSON); an APIError, not pydantic's
+    ValidationError, when it does not fit (the models accept unknown fields and statuses, so this means
+    a broken answer, e.g. a proxy's)."""
+    answer = response_json(response) if data is None else data
+    try:
+        return model.model_validate(answer)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise _invalid_response(response, f"{where}: {first['msg']}") from error
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    answer = response_json(response)
+    if not isinstance(answer, dict):
+        raise _invalid_response(response, f"expected a JSON object, got {type(answer).__name__}")
+    return answer
 
 
 def _names(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,11 +153,11 @@ class ClientCore:
         _check_size(body)
         key = idempotency_key if idempotency_key is not None else new_idempotency_key()
         response = yield Call("POST", "/v1/screenshots", body=body, idempotency_key=key)
-        return Job.model_validate({"url": body["url"], **response_json(response)})
+        return _parse(Job, response, {"url": body["url"], **_object(response)})
 
     def get(self, job_id: str) -> Flow[Job]:
         response = yield Call("GET", f"/v1/screenshots/{_segment(job_id, 'job_id')}")
-        return Job.model_validate(response_json(response))
+        return _parse(Job, response)
 
     def wait(self, job_id: str, timeout: float) -> Flow[Job]:
         """GET the job until it is terminal: 0.5 s between looks, doubling to 5 s. (Only the POST that
@@ -172,12 +205,12 @@ class ClientCore:
                 return None, (yield from self._fetch(response.headers["location"]))
             if response.status_code == 200 and not _is_json(response):
                 return None, response.content
-            answer = response_json(response)
+            accepted = _parse(Job, response)
             if response.status_code == 200:
-                job = Job.model_validate(answer)
+                job = accepted
                 break
             if wait < 1 or deadline - time.monotonic() < 1:
-                job = yield from self.get(str(answer["jobId"]))
+                job = yield from self.get(accepted.job_id)
                 if not job.is_terminal:
                     raise WaitTimeout(job.job_id, timeout, job)
                 break
@@ -223,25 +256,27 @@ class ClientCore:
             raise invalid(problems)
         params = {name: value for name, value in (("status", status), ("limit", limit), ("cursor", cursor)) if value}
         response = yield Call("GET", "/v1/screenshots", params=params)
-        return JobPage.model_validate(response_json(response))
+        return _parse(JobPage, response)
 
     def delete(self, job_id: str) -> Flow[None]:
         try:
             yield Call("DELETE", f"/v1/screenshots/{_segment(job_id, 'job_id')}")
         except NotFoundError as error:
-            if not error.retried:  # a 404 after a retry: the first attempt deleted it
+            # A 404 is success only when an earlier attempt may have deleted the job and lost the answer
+            # (read timeout, dropped connection, 500/502/504); not after a 429 or a connect failure.
+            if not error.earlier_attempt_may_have_run:
                 raise
 
     # --- webhooks -------------------------------------------------------------------------------------
 
     def deliveries(self, job_id: str) -> Flow[Deliveries]:
         response = yield Call("GET", f"/v1/screenshots/{_segment(job_id, 'job_id')}/deliveries")
-        return Deliveries.model_validate(response_json(response))
+        return _parse(Deliveries, response)
 
     def redeliver(self, job_id: str, idempotency_key: str | None) -> Flow[dict[str, Any]]:
         key = idempotency_key if idempotency_key is not None else new_idempotency_key()
         response = yield Call("POST", f"/v1/screenshots/{_segment(job_id, 'job_id')}/redeliver", idempotency_key=key)
-        return dict(response_json(response))
+        return _object(response)
 
     def send_test_webhook(self, url: str) -> Flow[dict[str, Any]]:
         try:
@@ -249,7 +284,7 @@ class ClientCore:
         except ValueError as error:  # PydanticCustomError is a ValueError
             raise invalid([{"field": "url", "rule": getattr(error, "type", "url"), "message": str(error)}]) from None
         response = yield Call("POST", "/v1/webhooks/test", body={"url": checked})
-        return dict(response_json(response))
+        return _object(response)
 
     # --- batches --------------------------------------------------------------------------------------
 
@@ -307,8 +342,8 @@ class ClientCore:
         _check_size(body)
         key = idempotency_key if idempotency_key is not None else new_idempotency_key()
         response = yield Call("POST", "/v1/batches", body=body, idempotency_key=key)
-        return Batch.model_validate(response_json(response))
+        return _parse(Batch, response)
 
     def get_batch(self, batch_id: str) -> Flow[Batch]:
         response = yield Call("GET", f"/v1/batches/{_segment(batch_id, 'batch_id')}")
-        return Batch.model_validate(response_json(response))
+        return _parse(Batch, response)

@@ -10,6 +10,11 @@ transport and sleep.
   exactly the server's `Retry-After` (seconds or an HTTP date). A `Retry-After` over 60 s is not waited
   out: the error is raised at once (a `quota_exceeded` 429 names next month).
 - `max_retries` retries at most, after the first attempt.
+- A `409` saying that the first request with this `Idempotency-Key` is still being processed (a retry
+  that overtook it, e.g. after a read timeout) is retried with backoff, within the same budget: the
+  caller gets the first request's answer. Every other `409` is the answer.
+- Other httpx failures (an undecodable body, too many redirects, an invalid URL) are not retried: they
+  become `TransportError` (the answer could not be read) or `ShotwireError` (the request could not be made).
 """
 
 from __future__ import annotations
@@ -22,13 +27,19 @@ from typing import Any
 
 import httpx
 
-from shotwire.errors import APIError, TransportError, error_class_for, parse_retry_after
+from shotwire.errors import APIError, ShotwireError, TransportError, error_class_for, parse_retry_after
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "apigw-requestid")
 # Errors raised before the request could have reached the server: always safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Every exception httpx raises while building or sending a request and reading its answer.
+HTTPX_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
+# The server's idempotency layer (shotwire_core.idempotency, Powertools' IdempotencyAlreadyInProgressError)
+# answers `409 conflict` "a request with Idempotency-Key '...' is still being processed; retry shortly": only
+# the message tells it from the other 409s (deleting a running job, redelivering an unfinished one).
+IN_PROGRESS_MESSAGE = "still being processed"
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,8 @@ class Attempts:
         self.policy = policy
         self.call = call
         self.retries = 0
+        # An earlier attempt may have been carried out on the server although its answer was lost.
+        self.may_have_run = False
 
     def _next(self, retry_after: float | None = None) -> float | None:
         if self.retries >= self.policy.max_retries:
@@ -93,27 +106,52 @@ class Attempts:
     def after_response(self, response: httpx.Response) -> float | None:
         """Seconds to wait before sending again, or None: this response is the answer."""
         status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if status == 409 and self.call.idempotency_key is not None and in_progress(response):
+            if retry_after is not None and retry_after > self.policy.max_retry_after:
+                return None
+            if retry_after is None:  # the first request needs time to finish: wait at least half the backoff
+                cap = min(self.policy.max_delay, self.policy.base_delay * (2**self.retries))
+                retry_after = cap / 2 + self.policy.backoff(self.retries) / 2
+            return self._next(retry_after)
         if not (status in RETRYABLE_STATUSES or (status == 500 and self.call.idempotent)):
             return None
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             return None  # not worth blocking for: let the caller see the error and its retry_after
         if status == 429 and error_code(response) == "quota_exceeded":
             return None  # the quota comes back next month, not in a few seconds
-        return self._next(retry_after)
+        delay = self._next(retry_after)
+        if delay is not None and status != 429 and not (status == 503 and retry_after is not None):
+            # A 500 or a gateway's 502-504 may come after the API did the work; a 429, or a 503 with
+            # Retry-After, is load shedding: the request was refused before it ran.
+            self.may_have_run = True
+        return delay
 
-    def after_error(self, error: httpx.TransportError) -> float:
-        """Seconds to wait before sending again; raises TransportError when the failure is final."""
+    def after_error(self, error: Exception) -> float:
+        """Seconds to wait before sending again, after an httpx exception; raises a ShotwireError when the
+        failure is final (always, for anything but a transport failure)."""
+        attempts = self.retries + 1
+        where = f"{self.call.method} {self.call.url}"
+        if isinstance(error, httpx.InvalidURL | httpx.CookieConflict | httpx.StreamError):
+            raise ShotwireError(f"{where}: cannot make the request: {type(error).__name__}: {error}") from error
+        if not isinstance(error, httpx.TransportError):  # DecodingError, TooManyRedirects: retrying won't help
+            raise TransportError(
+                f"{where} failed after {attempts} attempt(s): the answer could not be read: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         if isinstance(error, httpx.UnsupportedProtocol):
             pass  # a wrong URL does not get better
         elif isinstance(error, _NOT_SENT) or self.call.idempotent:
             delay = self._next()
             if delay is not None:
+                if not isinstance(error, _NOT_SENT):
+                    self.may_have_run = True  # sent, then the connection failed: it may have run
                 return delay
-        attempts = self.retries + 1
-        raise TransportError(
-            f"{self.call.method} {self.call.url} failed after {attempts} attempt(s): {type(error).__name__}: {error}"
-        ) from error
+        raise TransportError(f"{where} failed after {attempts} attempt(s): {type(error).__name__}: {error}") from error
+
+    def error_for(self, response: httpx.Response) -> APIError:
+        """The exception for the final, error answer of this call."""
+        return api_error(response, self.retries, may_have_run=self.may_have_run)
 
 
 def build_request(
@@ -139,16 +177,27 @@ def build_request(
     )
 
 
-def error_code(response: httpx.Response) -> str | None:
+def _error_envelope(response: httpx.Response) -> dict[str, Any]:
     try:
         envelope = response.json()
     except (ValueError, UnicodeDecodeError):
-        return None
+        return {}
     error = envelope.get("error") if isinstance(envelope, dict) else None
-    return str(error.get("code")) if isinstance(error, dict) and error.get("code") else None
+    return error if isinstance(error, dict) else {}
 
 
-def api_error(response: httpx.Response, retries: int = 0) -> APIError:
+def error_code(response: httpx.Response) -> str | None:
+    code = _error_envelope(response).get("code")
+    return str(code) if code else None
+
+
+def in_progress(response: httpx.Response) -> bool:
+    """A 409 of the server's idempotency layer: the first request with this Idempotency-Key is still running."""
+    error = _error_envelope(response)
+    return error.get("code") == "conflict" and IN_PROGRESS_MESSAGE in str(error.get("message", ""))
+
+
+def api_error(response: httpx.Response, retries: int = 0, *, may_have_run: bool = False) -> APIError:
     """The exception for an error answer: the API's envelope `{"error": {code, message, details}}`, or, from
     something else on the way (a proxy's 502 page, S3), `http_<status>` and the start of the body."""
     status = response.status_code
@@ -168,6 +217,7 @@ def api_error(response: httpx.Response, retries: int = 0) -> APIError:
     request_id = next((response.headers[name] for name in REQUEST_ID_HEADERS if name in response.headers), None)
     exception = error_class_for(status)(status, code, message, details, request_id, dict(response.headers.items()))
     exception.retried = retries > 0
+    exception.earlier_attempt_may_have_run = may_have_run
     return exception
 
 

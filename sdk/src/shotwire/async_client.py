@@ -11,7 +11,7 @@ import anyio
 import httpx
 
 from shotwire._core import ClientCore
-from shotwire._http import Attempts, Call, Sleep, Step, api_error, build_request
+from shotwire._http import HTTPX_ERRORS, Attempts, Call, Sleep, Step, build_request
 from shotwire.client import write_atomically
 from shotwire.errors import ShotwireError
 from shotwire.models import Batch, Deliveries, Job, JobPage
@@ -52,10 +52,10 @@ class AsyncClient:
     async def _send(self, call: Call) -> httpx.Response:
         attempts = Attempts(self._core.policy, call)
         while True:
-            request = build_request(self._http, call, self._core.auth_headers)
             try:
+                request = build_request(self._http, call, self._core.auth_headers)
                 response = await self._http.send(request, follow_redirects=not call.authenticated)
-            except httpx.TransportError as error:
+            except HTTPX_ERRORS as error:
                 await self._sleep(attempts.after_error(error))
                 continue
             delay = attempts.after_response(response)
@@ -64,7 +64,7 @@ class AsyncClient:
             await response.aclose()
             await self._sleep(delay)
         if response.status_code >= 400:
-            raise api_error(response, attempts.retries)
+            raise attempts.error_for(response)
         return response
 
     async def _run(self, flow: Generator[Step, Any, T]) -> T:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from shotwire._core import ClientCore
-from shotwire._http import Attempts, Call, Sleep, Step, api_error, build_request
+from shotwire._http import HTTPX_ERRORS, Attempts, Call, Sleep, Step, build_request
 from shotwire.errors import ShotwireError
 from shotwire.models import Batch, Deliveries, Job, JobPage
 
@@ -63,10 +63,10 @@ class Client:
     def _send(self, call: Call) -> httpx.Response:
         attempts = Attempts(self._core.policy, call)
         while True:
-            request = build_request(self._http, call, self._core.auth_headers)
             try:
+                request = build_request(self._http, call, self._core.auth_headers)
                 response = self._http.send(request, follow_redirects=not call.authenticated)
-            except httpx.TransportError as error:
+            except HTTPX_ERRORS as error:
                 self._sleep(attempts.after_error(error))
                 continue
             delay = attempts.after_response(response)
@@ -75,7 +75,7 @@ class Client:
             response.close()
             self._sleep(delay)
         if response.status_code >= 400:
-            raise api_error(response, attempts.retries)
+            raise attempts.error_for(response)
         return response
 
     def _run(self, flow: Generator[Step, Any, T]) -> T:

@@ -41,6 +41,10 @@ class APIError(ShotwireError):
 
     # True when the answer came after the SDK had sent the request more than once.
     retried: bool = False
+    # True when an earlier attempt may have been carried out although its answer was lost (a read timeout,
+    # a dropped connection, a 500/502/504): what this answer says may be the effect of that attempt. False
+    # when every earlier attempt was refused unheard (429, 503 with Retry-After, a connect failure).
+    earlier_attempt_may_have_run: bool = False
 
     def __init__(
         self,
@@ -132,7 +136,8 @@ class ServerError(APIError):
 
 
 class TransportError(ShotwireError):
-    """The API could not be reached (connection refused, DNS, timeout, TLS), after the SDK's retries.
+    """The API could not be reached (connection refused, DNS, timeout, TLS), after the SDK's retries, or
+    its answer could not be read (a broken content encoding, too many redirects: not retried).
 
     The underlying `httpx` exception is `__cause__`.
     """
@@ -181,15 +186,22 @@ def error_class_for(status: int) -> type[APIError]:
     return APIError
 
 
+_DECIMAL_CHARS = frozenset("0123456789.")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """`Retry-After` in seconds from now: delay-seconds or an HTTP date (RFC 9110); None if absent or unreadable."""
+    """`Retry-After` in seconds from now: delay-seconds (RFC 9110; decimals such as `1.5` are accepted too)
+    or an HTTP date; None if absent, negative or unreadable."""
     if value is None:
         return None
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(text)
+    if set(text) <= _DECIMAL_CHARS:  # no sign, exponent, "inf" or "nan"
+        try:
+            return float(text)
+        except ValueError:  # "", ".", "1.2.3"
+            return None
     import datetime
     import email.utils  # only here: it costs more to import than the rest of the package
 

@@ -33,6 +33,7 @@ from shotwire.errors import InvalidRequestError
 
 __all__ = [
     "DEVICES",
+    "JOB_STATUSES",
     "MAX_BATCH_ITEMS",
     "MAX_WAIT_SECONDS",
     "Batch",
@@ -96,7 +97,10 @@ BlockableResource = Literal["images", "fonts", "media", "stylesheets", "scripts"
 Device = Literal[
     "desktop", "desktop-hd", "macbook-retina", "iphone-15", "iphone-se", "pixel-7", "galaxy-s9", "ipad", "ipad-pro"
 ]
+# The job statuses this SDK knows. Answers type `status` as `JobStatus | str`: a newer server may add one,
+# and an older SDK must still read its jobs (an unknown status is kept as it is, and is not terminal).
 JobStatus = Literal["queued", "processing", "completed", "failed"]
+JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "processing", "completed", "failed")
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
 CONTENT_TYPES: dict[str, str] = {
     "png": "image/png",
@@ -372,7 +376,7 @@ class Job(_Answer):
     """A screenshot job. `download_url` (the API's `screenshotUrl`) is a presigned link, set once completed."""
 
     job_id: str = Field(alias="jobId")
-    status: JobStatus
+    status: JobStatus | str  # one of JOB_STATUSES, or a status added by a newer server
     url: str | None = None
     created_at: datetime | None = Field(default=None, alias="createdAt")
     updated_at: datetime | None = Field(default=None, alias="updatedAt")
@@ -444,7 +448,7 @@ class Deliveries(_Answer):
 
 class BatchJob(_Answer):
     job_id: str = Field(alias="jobId")
-    status: JobStatus
+    status: JobStatus | str  # as Job.status
 
 
 class Batch(_Answer):

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import typer
 from rich.markup import escape
 
-from shotwire import APIError, CaptureFailed, ConfigurationError, ShotwireError, WaitTimeout
+from shotwire import APIError, CaptureFailed, ConfigurationError, ShotwireError, TransportError, WaitTimeout
 from shotwire.cli.output import ExitCode, State, err
 
 __all__ = ["exit_code_for", "handle_errors", "report"]
@@ -28,14 +28,19 @@ def exit_code_for(error: BaseException) -> ExitCode:
             return ExitCode.NOT_FOUND
         if error.status == 429 or error.status >= 500:
             return ExitCode.UNAVAILABLE
-        return ExitCode.USAGE  # 400, 409, 413, 415, 422
+        if error.status < 400:  # an answer the SDK could not read (`invalid_response`): unexpected
+            return ExitCode.FAILED
+        return ExitCode.USAGE  # 400, 409, 413, 415, 422 (also a client-side InvalidRequestError)
     if isinstance(error, ConfigurationError):
         return ExitCode.AUTH
     if isinstance(error, CaptureFailed | WaitTimeout):
         return ExitCode.FAILED
-    if isinstance(error, ShotwireError):
-        # TransportError (API unreachable) and anything else the SDK raises about the connection.
+    if isinstance(error, TransportError):  # the API could not be reached, or its answer read
         return ExitCode.UNAVAILABLE
+    if isinstance(error, ShotwireError):
+        # Any other SDK error (a job with no image, a bad webhook signature, a request that could not be
+        # made): unexpected, not a connection problem.
+        return ExitCode.FAILED
     if isinstance(error, ConnectionError | TimeoutError):
         return ExitCode.UNAVAILABLE
     if isinstance(error, OSError):
@@ -71,7 +76,11 @@ def _message(error: BaseException) -> tuple[str, str | None]:
         return str(error), None
     if isinstance(error, WaitTimeout):
         return str(error), f"the job keeps running: `shotwire status {error.job_id}` shows it later"
-    if isinstance(error, ShotwireError) and type(error).__name__ == "TransportError":
+    if isinstance(error, TransportError):
+        import httpx  # loaded already: it raised the cause
+
+        if error.__cause__ is not None and not isinstance(error.__cause__, httpx.TransportError):
+            return f"bad answer from the API: {error}", None  # DecodingError, TooManyRedirects
         return (
             f"cannot reach the API: {error}",
             "is the API running (`make dev`)? Check --api-url / SHOTWIRE_API_URL",
