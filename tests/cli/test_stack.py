@@ -197,6 +197,32 @@ def test_a_batch_with_bad_rows_reports_every_row(cli: Cli, site: str, tmp_path: 
     assert "batch summary" in again.stdout and "skipped" in again.stdout
 
 
+def test_a_batch_row_past_its_timeout_is_resumed_with_its_job_not_captured_again(
+    cli: Cli, stack: Stack, site: str, tmp_path: Path
+) -> None:
+    url = f"{site}/simple?resume-after-timeout={time.time_ns()}"  # a URL no other test submits
+    source = tmp_path / "slow.txt"
+    source.write_text(url + "\n")
+    out = tmp_path / "out"
+    args = ["--json", "batch", str(source), "--out", str(out), "--delay-ms", "3000", "-W", "320", "-H", "200"]
+
+    first = cli.invoke(*args, "--timeout", "1")  # gives up on the job after 1 s; the capture takes 3 s or more
+    assert first.exit_code == 1, first.stderr
+    summary = json.loads(first.stdout)
+    assert (summary["failed"], summary["incomplete"], summary["completed"]) == (1, 1, 0), summary
+    (row,) = _report(out)
+    assert row["status"] == "incomplete" and row["job_id"] and row["error"].startswith("wait_timeout"), row
+    assert not (out / row["file"]).exists()
+
+    second = cli.invoke(*args)  # waits for that job and saves its image
+    assert second.exit_code == 0, second.stderr
+    assert json.loads(second.stdout)["completed"] == 1
+    (again,) = _report(out)
+    assert (again["status"], again["job_id"]) == ("completed", row["job_id"])
+    assert _image(out / row["file"]) == ("PNG", (320, 200))
+    assert [job["jobId"] for job in _all_jobs(stack) if job["url"] == url] == [row["job_id"]]
+
+
 @pytest.mark.timeout(600)  # 200 captures: 2-4 minutes on 2 busy cores, over the suite's default 300 s
 def test_a_200_url_batch_interrupted_then_resumed_captures_each_url_once(
     cli: Cli, stack: Stack, site: str, tmp_path: Path

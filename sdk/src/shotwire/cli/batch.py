@@ -9,7 +9,8 @@ that
   and a re-run can skip exactly the rows whose image exists: the image *is* the checkpoint;
 - the job id is known the moment a row is submitted and goes into the report, so a re-run after Ctrl-C
   picks up the jobs that were in flight (downloads them when they finished, waits when they have not)
-  instead of capturing those pages again;
+  instead of capturing those pages again; so does a row whose job ran past `--timeout` or whose image
+  failed to download (`incomplete`): only a job that failed or is gone is submitted again;
 - there is no 1,000-item cap (a `/v1/batches` request holds at most 1,000) and no single batch id to
   lose.
 
@@ -17,7 +18,7 @@ The price is one request per row plus the watcher's one request every 0.5 s (che
 
 Each row's image goes to `DIR/<slug>-<hash>.<ext>`, where the hash covers the URL and every option
 (the command line's defaults included): the same row gets the same name on every run, a changed row a
-new one. A `file` column/key names the file instead.
+new one. A `file` column/key names the file instead (two different rows may not name the same file).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 import queue
+import re
 import signal
 import sys
 import threading
@@ -51,7 +54,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from shotwire import APIError, ConfigurationError, ShotwireError
+from shotwire import APIError, ConfigurationError, ShotwireError, TransportError
+from shotwire._http import Call, Sleep
 from shotwire.cli.common import make_client, sigterm_as_interrupt, write_atomic
 from shotwire.cli.errors import report
 from shotwire.cli.jobs import extension_for, job_error, slug
@@ -66,6 +70,13 @@ LOOK_EVERY = 0.5  # seconds between looks at the jobs in flight (one API call fo
 DIRECT_LOOK_EVERY = 2.0  # a job the newest-jobs page does not show is asked for directly this often
 REPORT_EVERY = 2.0  # seconds between rewrites of report.jsonl while the batch runs
 IN_FLIGHT = ("submitted", "queued", "processing", "interrupted")
+# A job exists and had not failed, but its image was not saved (not finished within --timeout, or the
+# download or the write failed): a failure of this run, which the next run resumes with the same job.
+INCOMPLETE = "incomplete"
+FAILED = ("failed", INCOMPLETE)  # what counts as a failed row (exit code 1, the summary's `failed`)
+HEADER_ONLY = ("url", "urls")  # a first line that is just this is a one-column CSV's header
+# write_atomic's temporary files: `.{name}.{8 random characters of mkstemp}.part`
+TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.part$")
 
 
 class InputError(ValueError):
@@ -91,7 +102,7 @@ class Outcome:
 
     line: int
     url: str
-    status: str = "pending"  # completed, failed, skipped, interrupted, pending
+    status: str = "pending"  # completed, failed, incomplete, skipped, interrupted, pending
     job_id: str | None = None
     file: str | None = None
     bytes: int | None = None
@@ -152,7 +163,7 @@ def detect_format(text: str, name: str, declared: str) -> str:
         if line.startswith("{"):
             return "jsonl"
         first_cell = line.split(",", 1)[0].strip().strip('"').lower()
-        return "csv" if "," in line and first_cell in ("url", "urls") else "text"
+        return "csv" if first_cell in HEADER_ONLY else "text"  # a header: `url,width,...`, or `url` alone
     return "text"
 
 
@@ -191,16 +202,10 @@ def parse_rows(text: str, kind: str, defaults: dict[str, Any]) -> list[Row]:
             if line and not line.startswith("#"):
                 rows.append(Row(number, line.split()[0], dict(defaults)))
     elif kind == "csv":
-        lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-        reader = csv.DictReader(io.StringIO("\n".join(lines)))
-        headers = [normalise_key(name) for name in reader.fieldnames or []]
-        if "url" not in headers and "urls" not in headers:
-            raise InputError("the CSV needs a header row with a url column (e.g. url,width,full_page)")
-        for record in reader:
-            where = f"line {reader.line_num}"
-            url, options, file_name = _row_options(dict(record), where)
+        for number, record in _csv_records(text):
+            url, options, file_name = _row_options(record, f"line {number}")
             if url:
-                rows.append(Row(reader.line_num, url, {**defaults, **options}, file_name))
+                rows.append(Row(number, url, {**defaults, **options}, file_name))
     elif kind == "jsonl":
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
@@ -222,19 +227,65 @@ def parse_rows(text: str, kind: str, defaults: dict[str, Any]) -> list[Row]:
         raise InputError(f"unknown input format {kind!r} (auto, text, csv or jsonl)")
     for row in rows:
         row.file = _file_name(row)
+    _check_files(rows)
     return rows
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line the record starts on, {column: cell}) of each CSV record after the header. Blank lines and
+    lines starting with `#` (outside quoted cells) are skipped without renumbering the others, and a
+    quoted cell may span lines."""
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] | None = None
+    next_line = 1
+    for cells in reader:
+        number, next_line = next_line, reader.line_num + 1
+        if not any(cell.strip() for cell in cells) or cells[0].lstrip().startswith("#"):
+            continue
+        if header is None:
+            header = cells
+            names = [normalise_key(name) for name in header]
+            if "url" not in names and "urls" not in names:
+                raise InputError("the CSV needs a header row with a url column (e.g. url,width,full_page)")
+            continue
+        if len(cells) > len(header):
+            raise InputError(f"line {number}: more cells than the header has columns")
+        yield number, {name: cells[i] if i < len(cells) else None for i, name in enumerate(header)}
+    if header is None:
+        raise InputError("the CSV needs a header row with a url column (e.g. url,width,full_page)")
 
 
 def _file_name(row: Row) -> str:
     extension = extension_for(row.options.get("format"))
     if row.file:
         path = PurePosixPath(row.file.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts:
+        if path.is_absolute() or ".." in path.parts or not path.parts:
             raise InputError(f"line {row.line}: file {row.file!r} must be a name inside --out")
-        return str(path) if path.suffix else f"{path}.{extension}"
+        name = str(path) if path.suffix else f"{path}.{extension}"
+        if name.casefold() == REPORT_NAME or name.casefold().endswith(".part"):
+            raise InputError(f"line {row.line}: file {row.file!r} is reserved (the report, or a temporary file)")
+        return name
     parts = urlsplit(row.url)
     readable = slug(f"{parts.hostname or 'page'}{'_' + str(parts.port) if parts.port else ''}{parts.path}", 50)
     return f"{readable}-{row.key}.{extension}"
+
+
+def _check_files(rows: list[Row]) -> None:
+    """Rows share a file only when they are the same capture (same URL and options: a duplicate). Names
+    are compared without case, as on macOS and Windows; a file may not also be another row's folder."""
+    first: dict[str, Row] = {}
+    clashes: list[str] = []
+    for row in rows:
+        other = first.setdefault(row.file.casefold(), row)
+        if other is not row and other.key != row.key:
+            clashes.append(f"lines {other.line} and {row.line} both write {other.file!r}")
+    folders = {str(parent).casefold(): row for row in rows for parent in PurePosixPath(row.file).parents}
+    for name, row in first.items():
+        if name in folders:
+            clashes.append(f"line {row.line} writes {row.file!r}, a folder of line {folders[name].line}'s file")
+    if clashes:
+        more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
+        raise InputError("; ".join(clashes[:3]) + more + ": give each different row its own file (or no file column)")
 
 
 def _validate(rows: list[Row]) -> None:
@@ -281,11 +332,22 @@ class Shared:
         self.stop.set()
 
 
+class ImageUnavailable(Exception):
+    """The image of a finished job could not be fetched through its presigned link (after the SDK signed a
+    fresh one): `status` is the storage's HTTP status, if it answered. Not about the key: the batch goes on."""
+
+    def __init__(self, job_id: str, error: ShotwireError) -> None:
+        self.status = error.status if isinstance(error, APIError) else None
+        super().__init__(f"the image of job {job_id} could not be downloaded: {error}")
+
+
 class SerialApi:
     """The batch's API calls, one at a time. Each takes milliseconds; what runs in parallel is the captures
     on the service and the image downloads (presigned links, not the API). One at a time is gentle on the
     tenant's request rate, and the local stack's API currently mixes up concurrent requests (its handler
-    environments share Powertools' current event), which would lose bodies and cross Idempotency-Keys."""
+    environments share Powertools' current event), which would lose bodies and cross Idempotency-Keys.
+    So `download` takes the lock only for the API calls the SDK makes on its way (`GET /v1/screenshots/{id}`
+    for a job without a link, or to sign a fresh one when the link has expired), not for the bytes."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -321,8 +383,41 @@ class SerialApi:
             return list(self.client.list(limit=limit).data)
 
     def download(self, job: Any) -> bytes:
-        data: bytes = self.client.download(job)  # the presigned link; only an expired one asks the API again
-        return data
+        """The image of a completed job: the SDK's own `download` steps, with each API call made under the
+        lock and each presigned fetch outside it. ImageUnavailable when the fetch itself fails."""
+        core, send = getattr(self.client, "_core", None), getattr(self.client, "_send", None)
+        if core is None or send is None:  # not the SDK's Client (a stand-in): one call at a time, all of it
+            with self.lock:
+                data: bytes = self.client.download(job)
+                return data
+        flow = core.download(job)
+        fetch_error: ShotwireError | None = None
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Sleep):
+                    time.sleep(step.seconds)
+                    step = flow.send(None)
+                    continue
+                assert isinstance(step, Call)
+                try:
+                    if step.authenticated:
+                        with self.lock:
+                            response = send(step)
+                    else:
+                        response = send(step)
+                except ShotwireError as error:
+                    fetch_error = None if step.authenticated else error
+                    step = flow.throw(error)
+                else:
+                    step = flow.send(response)
+        except StopIteration as stop:
+            result: bytes = stop.value
+            return result
+        except ShotwireError as error:
+            if error is fetch_error:
+                raise ImageUnavailable(job.job_id, error) from error
+            raise
 
 
 @dataclass
@@ -415,45 +510,61 @@ def _previous_report(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _work(task: Task, api: SerialApi, watcher: Watcher, out_dir: Path, timeout: float, shared: Shared) -> Outcome:
+    """Submit (or take up the earlier run's job), wait, download, write. A row whose job exists and has not
+    failed but whose image was not saved ends `incomplete`, with the job id, for the next run to resume."""
     row = task.row
     outcome = Outcome(row.line, row.url, file=row.file)
     task.started = time.monotonic()
-    job = None
-    if task.resume_job_id:  # in flight when an earlier run stopped: finish that job, do not capture again
-        try:
-            job = api.get(task.resume_job_id)
-            if job.status == "failed":
-                job = None
-        except APIError as error:
-            if error.status != 404:
-                raise
+    job = _resumable(api, task.resume_job_id) if task.resume_job_id else None
+    resumed = job is not None
     if job is None:
         job = api.submit(task, shared)
     task.job_id = outcome.job_id = job.job_id
-    if not job.is_terminal:
-        waiter = watcher.watch(job.job_id)
-        deadline = task.started + timeout
-        while not waiter.done.wait(0.2):
-            if shared.stop.is_set():
-                raise _Stopped
-            if time.monotonic() >= deadline:
-                watcher.forget(job.job_id)
-                outcome.status = "failed"
-                outcome.error = f"wait_timeout: not finished after {timeout:g} s"
-                outcome.seconds = round(time.monotonic() - task.started, 3)
-                return outcome
-        job = waiter.job
-    if job.status == "failed":
-        code, message = job_error(job)
-        outcome.status = "failed"
-        outcome.error = f"{code or 'failed'}: {message or 'no reason given'}"
-    else:
-        data = api.download(job)
+    while True:
+        if not job.is_terminal:
+            waiter = watcher.watch(job.job_id)
+            deadline = task.started + timeout
+            while not waiter.done.wait(0.2):
+                if shared.stop.is_set():
+                    raise _Stopped
+                if time.monotonic() >= deadline:
+                    watcher.forget(job.job_id)
+                    outcome.status = INCOMPLETE
+                    outcome.error = f"wait_timeout: not finished after {timeout:g} s (a re-run waits for this job)"
+                    outcome.seconds = round(time.monotonic() - task.started, 3)
+                    return outcome
+            job = waiter.job
+        if job.status == "failed":
+            code, message = job_error(job)
+            outcome.status = "failed"
+            outcome.error = f"{code or 'failed'}: {message or 'no reason given'}"
+            break
+        try:
+            data = api.download(job)
+        except ImageUnavailable as error:
+            if resumed and error.status in (403, 404, 410):  # an earlier run's job whose image has expired
+                resumed = False
+                job = api.submit(task, shared)
+                task.job_id = outcome.job_id = job.job_id
+                continue
+            raise
         write_atomic(out_dir / row.file, data)
         outcome.status = "completed"
         outcome.bytes, outcome.width, outcome.height = len(data), job.width, job.height
+        break
     outcome.seconds = round(time.monotonic() - task.started, 3)
     return outcome
+
+
+def _resumable(api: SerialApi, job_id: str) -> Any:
+    """An earlier run's job for this row, unless it failed or no longer exists (then: None, capture again)."""
+    try:
+        job = api.get(job_id)
+    except APIError as error:
+        if error.status in (404, 410):
+            return None
+        raise
+    return None if job.status == "failed" else job
 
 
 def _is_fatal(error: BaseException) -> bool:
@@ -462,7 +573,7 @@ def _is_fatal(error: BaseException) -> bool:
         return True
     if isinstance(error, APIError):
         return error.status in (401, 403, 429)
-    return isinstance(error, ShotwireError) and type(error).__name__ == "TransportError"
+    return isinstance(error, TransportError)
 
 
 def _worker(
@@ -486,7 +597,10 @@ def _worker(
             if _is_fatal(error):
                 shared.fail(error)
                 return
-            outcome = Outcome(task.row.line, task.row.url, status="failed", job_id=task.job_id, file=task.row.file)
+            # Once the job exists (and had not failed) the row is incomplete: the next run resumes that job.
+            job_id = task.job_id or task.resume_job_id
+            status = INCOMPLETE if job_id else "failed"
+            outcome = Outcome(task.row.line, task.row.url, status=status, job_id=job_id, file=task.row.file)
             outcome.error = f"{type(error).__name__}: {error}"
             if task.started is not None:
                 outcome.seconds = round(time.monotonic() - task.started, 3)
@@ -565,8 +679,11 @@ def run_batch(
     if out_dir is None:
         out_dir = Path(f"{PurePosixPath(name).stem or 'batch'}-screenshots")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in out_dir.glob(".*.part"):  # a run killed while writing
-        leftover.unlink(missing_ok=True)
+    try:
+        _check_inside(out_dir, rows)
+    except InputError as error:
+        fail(str(error), ExitCode.USAGE)
+    _remove_leftovers(out_dir, rows)
     report_path = out_dir / REPORT_NAME
     previous = _previous_report(report_path)
     report_file = Report(report_path, rows)
@@ -597,8 +714,7 @@ def run_batch(
                 ),
             )
             continue
-        resume = before.get("job_id") if before.get("status") in IN_FLIGHT else None
-        tasks.append((index, Task(row, resume_job_id=resume)))
+        tasks.append((index, Task(row, resume_job_id=_earlier_job(before, row))))
     index_of = {id(task): index for index, task in tasks}
 
     shared = Shared()
@@ -611,7 +727,7 @@ def run_batch(
         task_queue.put(task)
     if not state.json:
         resumed = sum(1 for _, task in tasks if task.resume_job_id)
-        note = f", resuming {resumed} job(s) in flight before" if resumed else ""
+        note = f", resuming {resumed} job(s) of an earlier run" if resumed else ""
         err.print(
             f"{len(rows)} rows: {len(tasks)} to capture, {skipped} already in {out_dir}/{note}; "
             f"concurrency {concurrency}"
@@ -652,7 +768,7 @@ def run_batch(
                     if outcome is None:
                         continue
                     report_file.set(index_of[id(task)], outcome)
-                    counts["completed" if outcome.status == "completed" else "failed"] += 1
+                    counts["failed" if outcome.status in FAILED else "completed"] += 1
                     progress.update(bar, advance=1, done=counts["completed"], failed=counts["failed"])
                     if not err.is_terminal and not state.json:
                         _log_line(outcome, finished, len(tasks))
@@ -678,6 +794,41 @@ def run_batch(
         report_file.write()
     seconds = time.monotonic() - started
     return _finish(state, report_file, out_dir, seconds, interrupted, shared.fatal)
+
+
+def _earlier_job(before: dict[str, Any], row: Row) -> str | None:
+    """The job an earlier run had for this row (its report line), to finish instead of capturing again:
+    whatever that line's status, the job itself says whether it can be used (not if it failed or is gone)."""
+    job_id = before.get("job_id")
+    if not isinstance(job_id, str) or not job_id or before.get("url") != row.url:
+        return None  # (a `file` now named by a different URL is a different capture)
+    return job_id
+
+
+def _check_inside(out_dir: Path, rows: list[Row]) -> None:
+    """Every image lands inside --out, even through a symbolic link in it."""
+    root = out_dir.resolve()
+    for row in rows:
+        if not (out_dir / row.file).resolve().is_relative_to(root):
+            raise InputError(f"line {row.line}: file {row.file!r} resolves outside {out_dir}")
+
+
+def _remove_leftovers(out_dir: Path, rows: list[Row]) -> None:
+    """Delete the temporary files of an earlier run killed while writing: only those of this batch's own
+    files (the images and the report), nothing else that happens to be in --out."""
+    expected: dict[Path, set[str]] = {}
+    for name in [REPORT_NAME, *(row.file for row in rows)]:
+        target = out_dir / name
+        expected.setdefault(target.parent, set()).add(target.name)
+    for folder, names in expected.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            match = TEMPORARY.match(entry.name)
+            if match and match["name"] in names and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def _record_in_flight(
@@ -730,10 +881,11 @@ def _finish(
     state: State, report_file: Report, out_dir: Path, seconds: float, interrupted: bool, fatal: BaseException | None
 ) -> int:
     lines = report_file.lines()
-    tally = {status: 0 for status in ("completed", "skipped", "failed", "interrupted", "pending")}
+    tally = {status: 0 for status in ("completed", "skipped", "failed", INCOMPLETE, "interrupted", "pending")}
     for outcome in lines:
         tally[outcome.status if outcome.status in tally else "pending"] += 1
-    failures = [o for o in lines if o.status == "failed" and o.duplicate_of is None]
+    tally["failed"] += tally[INCOMPLETE]  # incomplete rows failed too (this run); `incomplete` says how many
+    failures = [o for o in lines if o.status in FAILED and o.duplicate_of is None]
     if state.json:
         print_json(
             {
@@ -755,6 +907,11 @@ def _finish(
     if interrupted:
         err.print("[yellow]interrupted[/]: re-run the same command to resume (finished images are kept)")
         return int(ExitCode.INTERRUPTED)
+    if tally[INCOMPLETE] and not state.json:
+        err.print(
+            f"[dim]{tally[INCOMPLETE]} row(s) incomplete: their jobs had not failed; "
+            "re-run the same command to wait for them and save their images[/]"
+        )
     return int(ExitCode.FAILED) if failures else int(ExitCode.OK)
 
 
@@ -768,6 +925,8 @@ def _summary_table(
     for status, style in styles.items():
         if tally[status] or status in ("completed", "failed"):
             table.add_row(f"[{style}]{status}[/]", str(tally[status]))
+        if status == "failed" and tally[INCOMPLETE]:
+            table.add_row("[dim]  of which incomplete[/]", f"[dim]{tally[INCOMPLETE]}[/]")
     table.add_row("total", str(total))
     made = tally["completed"]
     rate = f"  ({made / seconds:.1f}/s)" if made and seconds > 0 else ""
