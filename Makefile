@@ -55,7 +55,7 @@ layer: | $(STAMP)
 	@PYTHON=$(BIN)/python scripts/build-layer.sh
 
 dev: setup
-	$(BIN)/python -m devstack
+	$(BIN)/shotwire dev
 
 receiver: setup
 	$(BIN)/python -m devstack.receiver

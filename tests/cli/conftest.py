@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import API_KEY, PAGES, SECRET, Stack, receiver, running_stack
+from tests.e2e.conftest import API_KEY, PAGES, SECRET, Stack, quick_stack, receiver
 from tests.support import ROOT, PageServer
 
 SDK_SRC = ROOT / "sdk" / "src"
@@ -41,13 +41,7 @@ def tiny_page(number: int) -> str:
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`python -m devstack` as `make dev` runs it, for the CLI tests only."""
-    log_path = tmp_path_factory.mktemp("cli-devstack") / "devstack.log"
-    settings = {
-        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
-        "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
-        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",
-    }
-    with running_stack(log_path, settings) as running:
+    with quick_stack(tmp_path_factory, "cli-devstack") as running:
         yield running
 
 

@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,16 +95,22 @@ def running_stack(log_path: Path, settings: dict[str, str]) -> Iterator[Stack]:
             raise RuntimeError(f"{error}:\n{log_path.read_text(errors='replace')[-4000:]}") from error
 
 
+QUICK_SETTINGS = {
+    # Three attempts, one then two seconds apart: retries and the DLQ without waiting minutes.
+    "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
+    "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
+    "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",  # a hanging receiver costs 2 s, not 15
+}
+
+
+def quick_stack(tmp_path_factory: pytest.TempPathFactory, name: str) -> AbstractContextManager[Stack]:
+    """A stack with QUICK_SETTINGS, logging to a temporary `<name>/devstack.log`."""
+    return running_stack(tmp_path_factory.mktemp(name) / "devstack.log", QUICK_SETTINGS)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    log_path = tmp_path_factory.mktemp("devstack") / "devstack.log"
-    settings = {
-        # Three attempts, one then two seconds apart: retries and the DLQ without waiting minutes.
-        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
-        "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
-        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",  # a hanging receiver costs 2 s, not 15
-    }
-    with running_stack(log_path, settings) as running:
+    with quick_stack(tmp_path_factory, "devstack") as running:
         yield running
 
 

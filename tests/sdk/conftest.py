@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.conftest import API_KEY, PAGES, Stack, pages, receiver, running_stack
+from tests.e2e.conftest import API_KEY, PAGES, Stack, pages, quick_stack, receiver
 from tests.support import PageServer, serving
 
 __all__ = ["API_KEY", "FakeApi", "pages", "receiver"]
@@ -31,13 +31,7 @@ NOISE_PAGE = (
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`python -m devstack` as `make dev` runs it, for the SDK tests only (torn down after them)."""
-    log_path = tmp_path_factory.mktemp("sdk-devstack") / "devstack.log"
-    settings = {
-        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "1,2",
-        "SHOTWIRE_CAPTURE_TIMEOUT_MS": "15000",
-        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "2",
-    }
-    with running_stack(log_path, settings) as running:
+    with quick_stack(tmp_path_factory, "sdk-devstack") as running:
         yield running
 
 
