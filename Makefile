@@ -30,7 +30,7 @@ help:
 	@echo "make layer    build the zip functions' dependencies layer from pinned wheels (part of setup)"
 	@echo "make deploy   deploy to the AWS account in your environment (needs Docker for the capture image)"
 
-setup: system-deps $(STAMP) $(LAYER_STAMP)
+setup: system-deps $(STAMP) $(BIN)/shotwire $(LAYER_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -42,9 +42,12 @@ $(STAMP): requirements.txt constraints.txt
 	$(BIN)/pip install -q -r requirements.txt -c constraints.txt
 	@# The shared package and the local stack import from the source tree, not from a copy.
 	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/shotwire-src.pth", "w").write(sys.argv[1] + "/layers/shared/python\n" + sys.argv[1] + "\n" + sys.argv[1] + "/sdk/src\n")' "$(CURDIR)"
-	@# The `shotwire` command in the venv runs the SDK's CLI from the source tree too (pip install ./sdk elsewhere).
-	@printf '#!%s\nimport sys\nfrom shotwire.cli import main\nsys.exit(main())\n' "$(CURDIR)/$(BIN)/python" > $(BIN)/shotwire && chmod +x $(BIN)/shotwire
 	@touch $(STAMP)
+
+# The `shotwire` command in the venv runs the SDK's CLI from the source tree too (pip install ./sdk elsewhere).
+# Its own target, so a venv made before the command existed gets it as well.
+$(BIN)/shotwire: | $(STAMP)
+	@printf '#!%s\nimport sys\nfrom shotwire.cli import main\nsys.exit(main())\n' "$(CURDIR)/$(BIN)/python" > $@ && chmod +x $@
 
 # The zip functions' dependencies layer: the pinned wheels for Lambda's Python, unpacked without Docker.
 # The script rebuilds only when the runtime, the pins or itself changed; `make layer` always asks it.

@@ -68,21 +68,27 @@ def test_the_hex_header_alone_is_refused(listener: tuple[str, Path, subprocess.P
     assert _post(base + "/hook", body, hex_only) == 401
 
 
-@pytest.mark.parametrize("length", ["abc", "-1", "1e3"])
+@pytest.mark.parametrize("length", ["abc", "-1", "1e3", "\u00b2", "9" * 5000])
 def test_a_broken_content_length_is_a_400_not_a_traceback(
     listener: tuple[str, Path, subprocess.Popen[str]], length: str
 ) -> None:
     base, _, process = listener
     port = int(base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(f"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+        connection.sendall(f"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode("latin-1"))
         response = http.client.HTTPResponse(connection)
         response.begin()
         assert response.status == 400
     assert process.poll() is None  # still serving
 
 
-def test_the_public_dev_secret_is_refused_off_loopback(offline_cli: Cli) -> None:
-    result = offline_cli.invoke("listen", "--host", "0.0.0.0", "--port", "0", env={"SHOTWIRE_WEBHOOK_SECRET": None})  # type: ignore[dict-item]
+@pytest.mark.parametrize("given", [None, "default"])
+def test_the_public_dev_secret_is_refused_off_loopback(offline_cli: Cli, given: str | None) -> None:
+    """Whether it comes as the fallback or is passed explicitly: it is in this repository."""
+    from devstack.options import DEFAULT_DEV_WEBHOOK_SECRET
+
+    secret = DEFAULT_DEV_WEBHOOK_SECRET if given else None
+    env = {"SHOTWIRE_WEBHOOK_SECRET": secret, "SHOTWIRE_DEV_WEBHOOK_SECRET": None}
+    result = offline_cli.invoke("listen", "--host", "0.0.0.0", "--port", "0", env=env)  # type: ignore[arg-type]
     assert result.exit_code == 2, result.output
-    assert "--secret" in result.stderr and "Traceback" not in result.output
+    assert "reachable from other machines" in result.stderr and "Traceback" not in result.output

@@ -33,6 +33,8 @@ __all__ = ["Listener", "describe_event", "resolve_secret", "run_listener"]
 
 MAX_BODY = 1024 * 1024  # real deliveries are a few KB
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+CONTENT_LENGTH = re.compile(r"[0-9]{1,9}")
+READ_TIMEOUT_SECONDS = 30  # a client that declares more than it sends does not hold a thread forever
 DUPLICATE_WAIT_SECONDS = 60.0
 
 
@@ -45,31 +47,38 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _public_dev_secret() -> str | None:
+    try:
+        from devstack.options import DEFAULT_DEV_WEBHOOK_SECRET
+    except ImportError:
+        return None
+    return DEFAULT_DEV_WEBHOOK_SECRET
+
+
 def resolve_secret(given: str | None, *, host: str = "127.0.0.1") -> str:
     """--secret / SHOTWIRE_WEBHOOK_SECRET, else the local dev stack's secret (SHOTWIRE_DEV_WEBHOOK_SECRET or
-    its fixed default, from a checkout), else a usage error. The dev default is public (it is in this
-    repository), so it is refused on any address but loopback: anyone could sign events for it."""
-    if given:
-        return given
-    if not is_loopback(host):
+    its fixed default, from a checkout), else a usage error. The default dev secret is public (it is in
+    this repository), so it is refused on any address but loopback, however it was given: anyone could
+    sign events for it."""
+    secret = (given or "").strip()
+    from_dev_stack = not secret
+    if from_dev_stack:
+        secret = os.environ.get("SHOTWIRE_DEV_WEBHOOK_SECRET", "").strip() or (_public_dev_secret() or "")
+    if not secret:
         fail(
-            f"--host {host} is reachable from other machines: pass your tenant's --secret to listen there",
+            "no webhook secret: pass --secret or set SHOTWIRE_WEBHOOK_SECRET",
             ExitCode.USAGE,
-            hint="the local dev stack's secret is public, so anyone could send events this receiver would accept",
+            hint="the secret is shown once when the tenant is created (`make dev` prints the local one)",
         )
-    dev_secret = os.environ.get("SHOTWIRE_DEV_WEBHOOK_SECRET", "").strip()
-    if not dev_secret:
-        try:
-            from devstack.options import DEFAULT_DEV_WEBHOOK_SECRET
-        except ImportError:
-            fail(
-                "no webhook secret: pass --secret or set SHOTWIRE_WEBHOOK_SECRET",
-                ExitCode.USAGE,
-                hint="the secret is shown once when the tenant is created (`make dev` prints the local one)",
-            )
-        dev_secret = DEFAULT_DEV_WEBHOOK_SECRET
-    err.print("[dim]verifying with the local dev stack's webhook secret (pass --secret for another)[/]")
-    return dev_secret
+    if secret == _public_dev_secret() and not is_loopback(host):
+        fail(
+            f"--host {host} is reachable from other machines: pass your tenant's own --secret to listen there",
+            ExitCode.USAGE,
+            hint="the local dev stack's default secret is public: anyone could sign events it would accept",
+        )
+    if from_dev_stack:
+        err.print("[dim]verifying with the local dev stack's webhook secret (pass --secret for another)[/]")
+    return secret
 
 
 def image_name(identifier: object, image_format: object) -> str:
@@ -250,10 +259,12 @@ def _now_iso() -> str:
 def _handler(listener: Listener) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "shotwire-listen"
+        timeout = READ_TIMEOUT_SECONDS
 
         def do_POST(self) -> None:
             declared = (self.headers.get("Content-Length") or "0").strip()
-            if not declared.isdigit():  # also refuses a negative length, which would read until the client closes
+            # ASCII digits only: refuses a negative length (which would read until the client closes) too.
+            if not CONTENT_LENGTH.fullmatch(declared):
                 self._reply(400)
                 listener.rejected_delivery(self.path, f"invalid Content-Length {declared[:20]!r}", 400)
                 return
