@@ -169,6 +169,29 @@ def test_capture_waits_again_with_the_same_key_and_takes_the_image_inline(fake_a
     assert second.headers["idempotency-key"] == first.headers["idempotency-key"] and second.body == first.body
 
 
+def test_capture_backs_off_when_202s_come_back_before_the_wait_is_up(fake_api: FakeApi) -> None:
+    """A proxy that drops ?wait= (or a server cutting it short) answers 202 at once: the client must not
+    re-POST in a tight loop until the deadline, but pause as a poll would (0.5 s, then 1 s, ...)."""
+    fake_api.script(
+        "POST /v1/screenshots",
+        Answer(202, ACCEPTED),
+        Answer(202, ACCEPTED),
+        Answer(200, PNG, {"Content-Type": "image/png", "X-Job-Id": "job_01abc"}),
+    )
+    with client_for(fake_api) as client:
+        assert client.capture("https://example.com/", timeout=60) == PNG
+    first, second, third = fake_api.requests()
+    assert 0.45 <= second.at - first.at < 2.5  # not at once; the upper bound only allows for a busy machine
+    assert 0.95 <= third.at - second.at < 3.0
+
+
+def test_a_303_without_location_is_an_invalid_response_not_a_key_error(fake_api: FakeApi) -> None:
+    fake_api.script("POST /v1/screenshots", Answer(303, None))
+    with client_for(fake_api) as client, pytest.raises(shotwire.APIError) as caught:
+        client.capture("https://example.com/")
+    assert caught.value.code == "invalid_response" and "Location" in caught.value.message
+
+
 def test_capture_follows_a_303_to_the_download_link_without_the_api_key(fake_api: FakeApi) -> None:
     fake_api.script("POST /v1/screenshots", Answer(303, None, {"Location": f"{fake_api.base_url}/bucket/job.png"}))
     fake_api.script("GET /bucket/job.png", Answer(200, PNG))

@@ -190,8 +190,10 @@ class ClientCore:
         media = CONTENT_TYPES[str(body.get("format", "png"))]
         accept = "application/json" if want_job else f"{media}, application/json;q=0.5"
         key = new_idempotency_key()
+        pause = POLL_FIRST_DELAY
         while True:
             wait = int(min(MAX_WAIT_SECONDS, max(0.0, deadline - time.monotonic())))
+            asked = time.monotonic()
             response = yield Call(
                 "POST",
                 "/v1/screenshots",
@@ -202,7 +204,10 @@ class ClientCore:
                 timeout=self.timeout + wait,
             )
             if response.status_code == 303:  # finished, but too large to come inline
-                return None, (yield from self._fetch(response.headers["location"]))
+                location = response.headers.get("location")
+                if not location:
+                    raise _invalid_response(response, "a 303 without a Location header")
+                return None, (yield from self._fetch(location))
             if response.status_code == 200 and not _is_json(response):
                 return None, response.content
             accepted = _parse(Job, response)
@@ -214,6 +219,11 @@ class ClientCore:
                 if not job.is_terminal:
                     raise WaitTimeout(job.job_id, timeout, job)
                 break
+            if time.monotonic() - asked < wait - 1:
+                # The answer came before the wait was up (a proxy that drops ?wait=, a server that cuts it
+                # short): back off as a poll would instead of asking again at once.
+                yield Sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, POLL_MAX_DELAY)
         if job.status == "failed":
             raise CaptureFailed(job)
         return job, (yield from self.download(job))
