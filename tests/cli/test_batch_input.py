@@ -161,12 +161,17 @@ def test_only_the_batchs_own_temporary_files_are_removed(tmp_path: Path) -> None
 
 
 class FakeApi:
-    """Just enough of the API and of the storage behind the presigned links."""
+    """Just enough of the API and of the storage behind the presigned links. Idempotency-Key as the API
+    keeps it: the same key with the same body answers the first response again, with another body 422."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, dict[str, Any]] = {}
-        self.posted: list[str] = []  # URLs, in order
+        self.posted: list[str] = []  # URLs of the jobs made, in order
+        self.bodies: list[dict[str, Any]] = []  # their bodies
+        self.keys: list[str] = []  # the Idempotency-Key of every POST, replays included
+        self.first: dict[str, tuple[bytes, dict[str, Any]]] = {}  # key -> (body, first answer)
         self.outcome: Callable[[str], str] = lambda url: "completed"  # status of a new job
+        self.refuse: Callable[[str], bool] = lambda url: False  # answer a new job's POST with 422
         self.storage: dict[str, int] = {}  # job id -> status of its presigned link (200 unless set)
         self.seen: list[tuple[str, str, bool]] = []  # method, path, whether SerialApi's lock was held
         self.lock: threading.Lock | None = None
@@ -186,11 +191,27 @@ class FakeApi:
             status = self.storage.get(path.rsplit("/", 1)[1], 200)
             return httpx.Response(status, content=IMAGE if status == 200 else b"<Error>gone</Error>")
         if request.method == "POST" and path == "/v1/screenshots":
+            key = request.headers["Idempotency-Key"]
+            self.keys.append(key)
+            if key in self.first:
+                body, answer = self.first[key]
+                if body != request.content:
+                    problem = {"field": "Idempotency-Key", "rule": "idempotency_key_reused", "message": "reused"}
+                    error = {"code": "invalid_request", "message": "reused", "details": [problem]}
+                    return httpx.Response(422, json={"error": error})
+                return httpx.Response(202, json=answer, headers={"Idempotent-Replayed": "true"})
             url = json.loads(request.content)["url"]
+            if self.refuse(url):
+                problem = {"field": "url", "rule": "blocked_url", "message": "url is not allowed"}
+                error = {"code": "invalid_request", "message": "url is not allowed", "details": [problem]}
+                return httpx.Response(422, json={"error": error})
             self.posted.append(url)
+            self.bodies.append(json.loads(request.content))
             job_id = f"job_{len(self.posted):04d}"
             self.add(job_id, url, self.outcome(url))
-            return httpx.Response(202, json={"jobId": job_id, "status": "queued"})
+            answer = {"jobId": job_id, "status": "queued"}
+            self.first[key] = (request.content, answer)
+            return httpx.Response(202, json=answer)
         if request.method == "GET" and path == "/v1/screenshots":
             return httpx.Response(200, json={"data": list(reversed(self.jobs.values())), "nextCursor": None})
         if request.method == "GET" and path.startswith("/v1/screenshots/"):
@@ -323,3 +344,193 @@ def test_serial_api_downloads_under_the_lock_only_for_the_api_calls() -> None:
         assert api.download(job.model_copy(update={"download_url": None})) == IMAGE
         assert fake.seen == [("GET", "/v1/screenshots/job_a", True), ("GET", "/job_a", False)]
         assert not api.lock.locked()
+
+
+# --- what counts as the same row on a re-run: the key, not the file name ----------------------------------
+
+
+def test_a_named_file_whose_url_changed_is_captured_again_and_overwritten(
+    offline_cli: Cli, fake: FakeApi, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "sites.csv", tmp_path / "out"
+    source.write_text("url,file\nhttps://old.example/,shot\n")
+    assert _batch(offline_cli, source, out)[0] == ExitCode.OK
+    (first,) = _report(out)
+    assert first["key"] == parse_rows(source.read_text(), "csv", {})[0].key
+    (out / "shot.png").write_bytes(b"the old page")
+
+    source.write_text("url,file\nhttps://new.example/,shot\n")
+    fake.refuse = lambda url: "new" in url  # this run's capture fails: the old image must not count later
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.FAILED and summary["skipped"] == 0, summary
+    (row,) = _report(out)
+    assert (row["status"], row["job_id"], row["url"]) == ("failed", None, "https://new.example/")
+
+    fake.refuse = lambda url: False
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.OK and (summary["completed"], summary["skipped"]) == (1, 0), summary
+    assert fake.posted == ["https://old.example/", "https://new.example/"]
+    assert (out / "shot.png").read_bytes() == IMAGE
+    (row,) = _report(out)
+    assert (row["status"], row["job_id"]) == ("completed", "job_0002")
+    assert row["key"] == parse_rows(source.read_text(), "csv", {})[0].key != first["key"]
+
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.OK and summary["skipped"] == 1
+    assert _report(out)[0]["status"] == "skipped" and len(fake.posted) == 2
+
+
+@pytest.mark.parametrize(("url", "skipped"), [("https://a.example/", True), ("https://moved.example/", False)])
+def test_an_older_report_without_keys_still_skips_the_same_url(
+    offline_cli: Cli, fake: FakeApi, tmp_path: Path, url: str, skipped: bool
+) -> None:
+    source, out = tmp_path / "sites.csv", tmp_path / "out"
+    source.write_text(f"url,file\n{url},shot\n")
+    out.mkdir()
+    (out / "shot.png").write_bytes(b"an earlier image")
+    line = {"line": 2, "url": "https://a.example/", "status": "completed", "job_id": "job_old", "file": "shot.png"}
+    (out / REPORT_NAME).write_text(json.dumps(line) + "\n")
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.OK and summary["skipped"] == int(skipped), summary
+    assert fake.posted == ([] if skipped else [url])
+    assert (out / "shot.png").read_bytes() == (b"an earlier image" if skipped else IMAGE)
+
+
+def test_a_row_whose_options_changed_does_not_resume_the_earlier_job(
+    offline_cli: Cli, fake: FakeApi, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "sites.csv", tmp_path / "out"
+    source.write_text("url,width,file\nhttps://a.example/,320,shot\n")
+    fake.outcome = lambda url: "processing"
+    code, summary = _batch(offline_cli, source, out, "--timeout", "0.5")
+    assert code == ExitCode.FAILED and summary["incomplete"] == 1
+    assert _report(out)[0]["job_id"] == "job_0001"
+
+    fake.add("job_0001", "https://a.example/", "completed")
+    fake.outcome = lambda url: "completed"
+    source.write_text("url,width,file\nhttps://a.example/,1024,shot\n")
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.OK and summary["completed"] == 1, summary
+    assert [body.get("width") for body in fake.bodies] == [320, 1024]
+    assert _report(out)[0]["job_id"] == "job_0002"
+
+
+def test_a_failed_earlier_job_and_a_refused_submit_is_failed_without_the_old_job_id(
+    offline_cli: Cli, fake: FakeApi, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "urls.txt", tmp_path / "out"
+    source.write_text("https://a.example/\n")
+    fake.outcome = lambda url: "failed"
+    assert _batch(offline_cli, source, out)[0] == ExitCode.FAILED
+    assert _report(out)[0]["job_id"] == "job_0001"
+
+    fake.refuse = lambda url: True  # e.g. the URL is blocked now: 422, not about the key
+    for _ in range(2):  # the same on every run, never `incomplete` with the failed job
+        code, summary = _batch(offline_cli, source, out)
+        assert code == ExitCode.FAILED and (summary["failed"], summary["incomplete"]) == (1, 0), summary
+        (row,) = _report(out)
+        assert (row["status"], row["job_id"], row["retry_of"]) == ("failed", None, "job_0001")
+        assert "422" in row["error"] or "not allowed" in row["error"]
+    assert fake.keys[1] == fake.keys[2] != fake.keys[0]  # the retry's key, kept through the report
+
+    fake.refuse = lambda url: False
+    fake.outcome = lambda url: "completed"
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.OK, summary
+    assert fake.keys[3] == fake.keys[1] and fake.posted == ["https://a.example/"] * 2
+    (row,) = _report(out)
+    assert (row["status"], row["job_id"]) == ("completed", "job_0002") and "retry_of" not in row
+
+
+def test_identical_rows_whose_names_differ_in_case_are_one_capture(
+    offline_cli: Cli, fake: FakeApi, tmp_path: Path
+) -> None:
+    rows = parse_rows("url,file\nhttps://a.example/,Shot\nhttps://a.example/,shot.png\n", "csv", {})
+    assert [row.file for row in rows] == ["Shot.png", "Shot.png"]
+
+    source, out = tmp_path / "sites.csv", tmp_path / "out"
+    source.write_text("url,file\nhttps://a.example/,Shot\nhttps://a.example/,shot\n")
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.OK and summary["completed"] == 2, summary
+    assert fake.posted == ["https://a.example/"]
+    assert [(row["file"], row.get("duplicate_of")) for row in _report(out)] == [("Shot.png", None), ("Shot.png", 2)]
+
+
+# --- Idempotency-Key: a job whose id never reached the report comes back ----------------------------------
+
+
+def test_a_job_whose_id_never_reached_the_report_is_taken_up_not_submitted_again(
+    offline_cli: Cli, fake: FakeApi, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "urls.txt", tmp_path / "out"
+    source.write_text("https://a.example/\n")
+    fake.outcome = lambda url: "processing"
+    assert _batch(offline_cli, source, out, "--timeout", "0.5")[0] == ExitCode.FAILED
+    (out / REPORT_NAME).unlink()  # as if killed -9 before the report said anything of the job
+
+    fake.add("job_0001", "https://a.example/", "completed")
+    fake.outcome = lambda url: "completed"
+    code, summary = _batch(offline_cli, source, out, "--timeout", "10")
+    assert code == ExitCode.OK and summary["completed"] == 1, summary
+    assert fake.posted == ["https://a.example/"] and len(fake.keys) == 2
+    assert fake.keys[0] == fake.keys[1] and re.fullmatch(r"batch-[0-9a-f]{40}", fake.keys[0])
+    assert _report(out)[0]["job_id"] == "job_0001"
+
+    # Another --out is another batch: its own key, its own job.
+    assert _batch(offline_cli, source, tmp_path / "elsewhere", "--timeout", "10")[0] == ExitCode.OK
+    assert fake.keys[2] != fake.keys[0] and len(fake.posted) == 2
+
+
+def test_a_failed_job_gets_a_new_key_so_the_row_really_is_captured_again(
+    offline_cli: Cli, fake: FakeApi, tmp_path: Path
+) -> None:
+    source, out = tmp_path / "urls.txt", tmp_path / "out"
+    source.write_text("https://a.example/\n")
+    fake.outcome = lambda url: "failed"
+    assert _batch(offline_cli, source, out)[0] == ExitCode.FAILED
+    fake.outcome = lambda url: "completed"
+    code, summary = _batch(offline_cli, source, out)
+    assert code == ExitCode.OK, summary
+    assert fake.posted == ["https://a.example/"] * 2 and fake.keys[0] != fake.keys[1]
+    assert _report(out)[0]["job_id"] == "job_0002"
+
+
+def test_the_key_follows_the_body_sent_so_reordered_objects_are_not_refused(tmp_path: Path) -> None:
+    def task(headers: str) -> batch_module.Task:
+        text = json.dumps({"url": "https://a.example/", "headers": json.loads(headers)}) + "\n"
+        (row,) = parse_rows(text, "jsonl", {})
+        return batch_module.Task(row, out_root=str(tmp_path))
+
+    one, other = task('{"A": "1", "B": "2"}'), task('{"B": "2", "A": "1"}')
+    assert one.row.key == other.row.key  # the same capture: resumed and skipped alike
+    assert one.idempotency_key != other.idempotency_key  # but another body: the API would refuse the key
+    assert one.idempotency_key == task('{"A": "1", "B": "2"}').idempotency_key
+    assert len(one.idempotency_key) <= 255 and one.idempotency_key.isascii()
+
+
+# --- names the file system cannot take --------------------------------------------------------------------
+
+
+def test_a_name_with_a_nul_is_exit_2_naming_the_line(offline_cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "sites.jsonl"
+    source.write_text('{"url": "https://a.example/"}\n' + json.dumps({"url": "https://b.example/", "file": "a\0b"}))
+    result = offline_cli.invoke("batch", str(source), "--out", str(tmp_path / "out"), env=_env())
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "line 2: file 'a\\x00b' contains a NUL character" in result.stderr
+    assert "unexpected" not in result.stderr
+
+    row = batch_module.Row(1, "https://a.example/", {}, "a\0b.png")  # past parse_rows: resolve() raises
+    with pytest.raises(InputError, match=r"^line 1: file 'a\\x00b.png' cannot be used"):
+        batch_module._check_inside(tmp_path, [row])
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_a_name_through_a_loop_of_links_is_exit_2(offline_cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "loop").symlink_to(out / "loop")
+    source = tmp_path / "sites.jsonl"
+    source.write_text('{"url": "https://a.example/", "file": "loop/shot"}\n')
+    result = offline_cli.invoke("batch", str(source), "--out", str(out), env=_env())
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "line 1: file 'loop/shot.png'" in result.stderr

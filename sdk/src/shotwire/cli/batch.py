@@ -6,11 +6,14 @@ that
 
 - progress, errors and timings are per row, and a row's failure never holds the others back;
 - every image is written as soon as it is ready (temp file + rename, so a file that exists is complete)
-  and a re-run can skip exactly the rows whose image exists: the image *is* the checkpoint;
+  and a re-run can skip exactly the rows whose image exists: the image *is* the checkpoint (for a name
+  the input gives, one the report says was saved for the same URL and options: each line has the row's
+  `key`);
 - the job id is known the moment a row is submitted and goes into the report, so a re-run after Ctrl-C
   picks up the jobs that were in flight (downloads them when they finished, waits when they have not)
   instead of capturing those pages again; so does a row whose job ran past `--timeout` or whose image
-  failed to download (`incomplete`): only a job that failed or is gone is submitted again;
+  failed to download (`incomplete`): only a job that failed or is gone is submitted again. A job whose
+  id never reached the report comes back too: each row's Idempotency-Key is the same on every run;
 - there is no 1,000-item cap (a `/v1/batches` request holds at most 1,000) and no single batch id to
   lose.
 
@@ -110,7 +113,9 @@ class Outcome:
     height: int | None = None
     error: str | None = None
     seconds: float | None = None
+    key: str | None = None  # the row's identity (Row.key): an earlier line counts only for the same key
     duplicate_of: int | None = None
+    retry_of: str | None = None  # no job yet; the earlier job it replaces (failed, gone or expired)
 
     def as_json(self) -> dict[str, Any]:
         data = {
@@ -124,9 +129,12 @@ class Outcome:
             "height": self.height,
             "error": self.error,
             "seconds": self.seconds,
+            "key": self.key,
         }
         if self.duplicate_of is not None:
             data["duplicate_of"] = self.duplicate_of
+        if self.retry_of is not None:
+            data["retry_of"] = self.retry_of
         return data
 
 
@@ -228,6 +236,10 @@ def parse_rows(text: str, kind: str, defaults: dict[str, Any]) -> list[Row]:
     for row in rows:
         row.file = _file_name(row)
     _check_files(rows)
+    # Identical rows whose names differ only in case write one file: the first row's name.
+    first_name: dict[str, str] = {}
+    for row in rows:
+        row.file = first_name.setdefault(row.file.casefold(), row.file)
     return rows
 
 
@@ -258,6 +270,8 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
 def _file_name(row: Row) -> str:
     extension = extension_for(row.options.get("format"))
     if row.file:
+        if "\0" in row.file:
+            raise InputError(f"line {row.line}: file {row.file!r} contains a NUL character")
         path = PurePosixPath(row.file.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts or not path.parts:
             raise InputError(f"line {row.line}: file {row.file!r} must be a name inside --out")
@@ -317,6 +331,20 @@ class Task:
     resume_job_id: str | None = None
     job_id: str | None = None
     started: float | None = None
+    retry_of: str | None = None  # an earlier job not to reuse (failed, gone, or its image expired)
+    out_root: str = ""  # the resolved --out: with the row and retry_of, what the Idempotency-Key is made of
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same on every run for the same --out, row and earlier job: a re-run that submits a row whose
+        job id never reached the report (killed, or stopped while the submit was in flight) gets that job
+        back from the API (within its 24 h) instead of a second one. A row whose earlier job failed, is gone
+        or whose image expired (`retry_of`) gets a new key, so it really is captured again. The row's exact
+        JSON is in it too: the API refuses a key reused with another body (objects with their keys in
+        another order), while Row.key sorts them."""
+        exact = json.dumps({"url": self.row.url, **self.row.options}, separators=(",", ":"), default=str)
+        text = "\n".join((self.out_root, self.row.key, exact, self.retry_of or ""))
+        return "batch-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 @dataclass
@@ -359,7 +387,7 @@ class SerialApi:
         with self.lock:
             if shared.stop.is_set():
                 raise _Stopped
-            job = self.client.submit(task.row.url, **task.row.options)
+            job = self.client.submit(task.row.url, idempotency_key=task.idempotency_key, **task.row.options)
             task.job_id = job.job_id
             return job
 
@@ -493,7 +521,7 @@ class _Stopped(Exception):
 
 
 def _previous_report(path: Path) -> dict[str, dict[str, Any]]:
-    """file -> last report line about it, from an earlier run into the same --out."""
+    """file (casefolded) -> last report line about it, from an earlier run into the same --out."""
     found: dict[str, dict[str, Any]] = {}
     try:
         text = path.read_text(encoding="utf-8")
@@ -505,7 +533,7 @@ def _previous_report(path: Path) -> dict[str, dict[str, Any]]:
         except json.JSONDecodeError:
             continue
         if isinstance(record, dict) and record.get("file"):
-            found[str(record["file"])] = record
+            found[str(record["file"]).casefold()] = record
     return found
 
 
@@ -513,9 +541,13 @@ def _work(task: Task, api: SerialApi, watcher: Watcher, out_dir: Path, timeout: 
     """Submit (or take up the earlier run's job), wait, download, write. A row whose job exists and has not
     failed but whose image was not saved ends `incomplete`, with the job id, for the next run to resume."""
     row = task.row
-    outcome = Outcome(row.line, row.url, file=row.file)
+    outcome = Outcome(row.line, row.url, file=row.file, key=row.key)
     task.started = time.monotonic()
-    job = _resumable(api, task.resume_job_id) if task.resume_job_id else None
+    job = None
+    if task.resume_job_id:
+        job = _resumable(api, task.resume_job_id)
+        if job is None:  # failed or gone: not this row's job any more (nor its id in the report)
+            task.retry_of, task.resume_job_id = task.resume_job_id, None
     resumed = job is not None
     if job is None:
         job = api.submit(task, shared)
@@ -544,6 +576,8 @@ def _work(task: Task, api: SerialApi, watcher: Watcher, out_dir: Path, timeout: 
         except ImageUnavailable as error:
             if resumed and error.status in (403, 404, 410):  # an earlier run's job whose image has expired
                 resumed = False
+                task.retry_of, task.resume_job_id, task.job_id = job.job_id, None, None
+                outcome.job_id = None
                 job = api.submit(task, shared)
                 task.job_id = outcome.job_id = job.job_id
                 continue
@@ -601,6 +635,7 @@ def _worker(
             job_id = task.job_id or task.resume_job_id
             status = INCOMPLETE if job_id else "failed"
             outcome = Outcome(task.row.line, task.row.url, status=status, job_id=job_id, file=task.row.file)
+            outcome.key, outcome.retry_of = task.row.key, None if job_id else task.retry_of
             outcome.error = f"{type(error).__name__}: {error}"
             if task.started is not None:
                 outcome.seconds = round(time.monotonic() - task.started, 3)
@@ -632,7 +667,8 @@ class Report:
 
     def lines(self) -> list[Outcome]:
         return [
-            self.outcomes.get(index) or Outcome(row.line, row.url, file=row.file) for index, row in enumerate(self.rows)
+            self.outcomes.get(index) or Outcome(row.line, row.url, file=row.file, key=row.key)
+            for index, row in enumerate(self.rows)
         ]
 
     def write(self) -> None:
@@ -688,17 +724,18 @@ def run_batch(
     previous = _previous_report(report_path)
     report_file = Report(report_path, rows)
 
-    # One task per distinct file; rows whose image exists are skipped (resume).
-    first_of: dict[str, int] = {}
+    # One task per distinct file; rows whose image was saved by an earlier run are skipped (resume).
+    out_root = str(out_dir.resolve())
+    first_of: dict[str, int] = {}  # casefolded file -> index of the first row writing it
     tasks: list[tuple[int, Task]] = []
     skipped = 0
     for index, row in enumerate(rows):
-        if row.file in first_of:
+        if row.file.casefold() in first_of:
             continue
-        first_of[row.file] = index
+        first_of[row.file.casefold()] = index
         target = out_dir / row.file
-        before = previous.get(row.file, {})
-        if target.is_file() and target.stat().st_size > 0:
+        before = previous.get(row.file.casefold(), {})
+        if _saved_before(target, before, row):
             skipped += 1
             report_file.set(
                 index,
@@ -711,10 +748,14 @@ def run_batch(
                     bytes=target.stat().st_size,
                     width=before.get("width"),
                     height=before.get("height"),
+                    key=row.key,
                 ),
             )
             continue
-        tasks.append((index, Task(row, resume_job_id=_earlier_job(before, row))))
+        task = Task(row, resume_job_id=_earlier_job(before, row), out_root=out_root)
+        if task.resume_job_id is None and _same_row(before, row) and isinstance(before.get("retry_of"), str):
+            task.retry_of = before["retry_of"]
+        tasks.append((index, task))
     index_of = {id(task): index for index, task in tasks}
 
     shared = Shared()
@@ -796,12 +837,34 @@ def run_batch(
     return _finish(state, report_file, out_dir, seconds, interrupted, shared.fatal)
 
 
+def _same_row(before: dict[str, Any], row: Row) -> bool:
+    """Whether an earlier report line about this row's file was about this row: the same key (URL and
+    options; a `file` now given to another URL or other options is another capture). A line of an earlier
+    version, which has no key, is trusted when its URL is the same."""
+    if "key" in before:
+        return bool(before["key"] == row.key)
+    return bool(before.get("url") == row.url)
+
+
+def _saved_before(target: Path, before: dict[str, Any], row: Row) -> bool:
+    """Skip the row: its image exists and an earlier run saved it for this very row. Without an earlier
+    line (the report was deleted) the image alone counts, as it always has; names made from the URL and
+    options (no `file`) carry the key anyway."""
+    if not (target.is_file() and target.stat().st_size > 0):
+        return False
+    if not before:
+        return True
+    if "key" not in before:
+        return _same_row(before, row)  # a report of an earlier version: the same URL
+    return _same_row(before, row) and before.get("status") in ("completed", "skipped")
+
+
 def _earlier_job(before: dict[str, Any], row: Row) -> str | None:
     """The job an earlier run had for this row (its report line), to finish instead of capturing again:
     whatever that line's status, the job itself says whether it can be used (not if it failed or is gone)."""
     job_id = before.get("job_id")
-    if not isinstance(job_id, str) or not job_id or before.get("url") != row.url:
-        return None  # (a `file` now named by a different URL is a different capture)
+    if not isinstance(job_id, str) or not job_id or not _same_row(before, row):
+        return None
     return job_id
 
 
@@ -809,7 +872,11 @@ def _check_inside(out_dir: Path, rows: list[Row]) -> None:
     """Every image lands inside --out, even through a symbolic link in it."""
     root = out_dir.resolve()
     for row in rows:
-        if not (out_dir / row.file).resolve().is_relative_to(root):
+        try:
+            inside = (out_dir / row.file).resolve().is_relative_to(root)
+        except (ValueError, OSError, RuntimeError) as error:  # a NUL, a name too long, a loop of links...
+            raise InputError(f"line {row.line}: file {row.file!r} cannot be used: {error}") from None
+        if not inside:
             raise InputError(f"line {row.line}: file {row.file!r} resolves outside {out_dir}")
 
 
@@ -839,32 +906,30 @@ def _record_in_flight(
     final: bool = False,
 ) -> None:
     """Rows submitted but not finished get their job id in the report (status `interrupted` at the end,
-    `processing` meanwhile), so a re-run picks their jobs up instead of capturing again."""
+    `processing` meanwhile), so a re-run picks their jobs up instead of capturing again. A row with no job
+    yet that replaces an earlier one stays `pending` with `retry_of`, which its Idempotency-Key is made of."""
     for _, task in tasks:
         index = index_of[id(task)]
         existing = report_file.outcomes.get(index)
-        if existing is not None and existing.status not in IN_FLIGHT:
+        if existing is not None and existing.status not in (*IN_FLIGHT, "pending"):
             continue
-        if task.job_id is None and task.resume_job_id is None:
+        row, job_id, retry_of = task.row, task.job_id or task.resume_job_id, task.retry_of
+        if job_id is not None:
+            status = "interrupted" if final else "processing"
+            outcome = Outcome(row.line, row.url, status=status, job_id=job_id, file=row.file, key=row.key)
+        elif retry_of is not None:
+            outcome = Outcome(row.line, row.url, file=row.file, key=row.key, retry_of=retry_of)
+        else:
             continue
-        report_file.set(
-            index,
-            Outcome(
-                task.row.line,
-                task.row.url,
-                status="interrupted" if final else "processing",
-                job_id=task.job_id or task.resume_job_id,
-                file=task.row.file,
-            ),
-        )
+        report_file.set(index, outcome)
 
 
 def _fill_duplicates(report_file: Report, rows: list[Row], first_of: dict[str, int]) -> None:
     for index, row in enumerate(rows):
-        first = first_of[row.file]
+        first = first_of[row.file.casefold()]
         if first == index:
             continue
-        original = report_file.outcomes.get(first) or Outcome(rows[first].line, row.url, file=row.file)
+        original = report_file.outcomes.get(first) or Outcome(rows[first].line, row.url, file=row.file, key=row.key)
         copy = Outcome(**{**original.__dict__, "line": row.line, "url": row.url, "duplicate_of": rows[first].line})
         report_file.set(index, copy)
 
