@@ -142,14 +142,19 @@ def capture(
         guessed = format_for_suffix(Path(output).suffix)
         if guessed:
             options["format"] = guessed
+    from shotwire import CaptureFailed
+
     started = time.monotonic()
     with make_client(state) as client:
-        with status_spinner(f"submitting {url}…", enabled=not state.json):
-            job = client.submit(url, **options)
-        job = _wait(client, job, timeout, state)
-        if job.status != "completed":
-            _failed(job, state)
-        data: bytes = client.download(job)
+        # The SDK's capture flow: the server holds each POST until the job ends (?wait=, 25 s at a time), so
+        # the image is fetched the moment it is ready instead of at the next poll.
+        try:
+            with status_spinner(f"capturing {url}…", enabled=not state.json):
+                finished, data = client._run(client._core.capture(url, timeout, options, want_job=True))
+        except CaptureFailed as failure:
+            _failed(failure.job, state)
+        assert finished is not None
+        job = finished
     seconds = time.monotonic() - started
     image_format = field(job, "format", default=options.get("format", "png"))
     if output == "-":
