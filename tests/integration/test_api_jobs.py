@@ -279,3 +279,16 @@ def test_another_tenants_ids_reach_nothing(aws_stack: Aws, api_module: ModuleTyp
     assert listed["data"] == []
     status, job, _ = call(api_module, "GET", f"/v1/screenshots/{job_id}")  # still there for its owner
     assert status == 200 and f"/tenant-a/{job_id}" in job["screenshotUrl"]  # the image sits under its tenant
+
+
+def test_a_batch_lists_its_jobs_in_item_order(aws_stack: Aws, api_module: ModuleType) -> None:
+    """Ids made in one millisecond would sort by their random part: GET must list the items as submitted."""
+    items = [f"https://example.com/page/{n}" for n in range(60)]
+    status, created, _ = call(api_module, "POST", "/v1/batches", {"items": items})
+    assert status == 202, created
+    status, batch, _ = call(api_module, "GET", f"/v1/batches/{created['batchId']}")
+    assert status == 200, batch
+    assert [job["jobId"] for job in batch["jobs"]] == created["jobIds"]
+    for job_id, url in zip(created["jobIds"][:5], items, strict=False):
+        _, job, _ = call(api_module, "GET", f"/v1/screenshots/{job_id}")
+        assert job["url"] == url

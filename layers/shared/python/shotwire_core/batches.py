@@ -101,6 +101,10 @@ def submit_batch(
         new_job(tenant_id, item, rules, batch_id=batch_id, field_prefix=f"items[{index}].")
         for index, item in enumerate(requests)
     ]
+    # Ids made in the same millisecond sort by their random part; handing them out sorted makes id order
+    # item order, which is how GET /v1/batches/{id} lists the jobs (a range query over the ids).
+    ordered_ids = sorted(job.job_id for job in members)
+    members = [job.model_copy(update={"job_id": job_id}) for job, job_id in zip(members, ordered_ids, strict=True)]
     webhook_url = request.defaults.get("webhookUrl")
     record = members[0].model_copy(
         update={
