@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from shotwire_core.signing import signature_headers
 from tests.e2e.conftest import API_KEY, PAGES, SECRET, Stack, quick_stack, receiver
 from tests.support import ROOT, PageServer
 
@@ -105,3 +109,33 @@ def cli(stack: Stack) -> Cli:
 def offline_cli() -> Cli:
     """No stack: for usage errors, input parsing and the receiver."""
     return Cli(None, CliRunner())
+
+
+# --- talking to `shotwire listen` --------------------------------------------------------------------------
+
+
+def signed(body: bytes, secret: str, message_id: str = "msg_test") -> dict[str, str]:
+    """The headers the dispatcher sends with `body` now (signed by the server's own code)."""
+    return {"Content-Type": "application/json", **signature_headers(secret, message_id, int(time.time()), body)}
+
+
+def post_status(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST `body` and return the status code, error or not."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def wait_until_listening(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("listen did not start")

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from shotwire.cli.listen import image_name
-from tests.cli.conftest import SECRET, Cli
-from tests.cli.test_offline import _post, _signed, _wait_until_listening
+from tests.cli.conftest import SECRET, Cli, post_status, signed, wait_until_listening
 from tests.support import PageServer, free_port
 
 
@@ -33,7 +32,7 @@ def listener(offline_cli: Cli, tmp_path: Path) -> Iterator[tuple[str, Path, subp
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_listening(base + "/", process)
+        wait_until_listening(base + "/", process)
         yield base, out, process
     finally:
         process.terminate()
@@ -50,7 +49,7 @@ def test_event_ids_never_become_paths(listener: tuple[str, Path, subprocess.Pope
     with PageServer({"/img": "not really a png"}).running() as images:
         for number, job_id in enumerate(["../escaped", str(tmp_path / "absolute"), "job_ok-1"]):
             body = _completed(job_id, images + "/img")
-            assert _post(base + "/hook", body, _signed(body, SECRET, f"msg_{number}")) == 204
+            assert post_status(base + "/hook", body, signed(body, SECRET, f"msg_{number}")) == 204
         expected = {image_name("../escaped", None), image_name(str(tmp_path / "absolute"), None), "job_ok-1.png"}
         deadline = time.monotonic() + 20
         while {path.name for path in out.glob("*.png")} != expected:
@@ -64,8 +63,8 @@ def test_event_ids_never_become_paths(listener: tuple[str, Path, subprocess.Pope
 def test_the_hex_header_alone_is_refused(listener: tuple[str, Path, subprocess.Popen[str]]) -> None:
     base, _, _ = listener
     body = json.dumps({"type": "webhook.test", "webhookId": "msg_9"}).encode()
-    hex_only = {k: v for k, v in _signed(body, SECRET, "msg_9").items() if not k.startswith("webhook-")}
-    assert _post(base + "/hook", body, hex_only) == 401
+    hex_only = {k: v for k, v in signed(body, SECRET, "msg_9").items() if not k.startswith("webhook-")}
+    assert post_status(base + "/hook", body, hex_only) == 401
 
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1e3", "\u00b2", "9" * 5000])

@@ -4,21 +4,16 @@ signatures of hand-signed deliveries."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import re
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from shotwire.cli.batch import InputError, detect_format, parse_rows
 from shotwire.cli.output import ExitCode
-from tests.cli.conftest import SECRET, Cli
+from tests.cli.conftest import SECRET, Cli, post_status, signed, wait_until_listening
 from tests.support import ROOT, closed_port, free_port
 
 KEY = {"SHOTWIRE_API_KEY": "sw_not_a_real_key_000000"}
@@ -150,41 +145,6 @@ def test_an_invalid_row_fails_the_batch_before_submitting(offline_cli: Cli, tmp_
 # --- listen -------------------------------------------------------------------------------------------
 
 
-def _signed(body: bytes, secret: str, message_id: str = "msg_test") -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return {
-        "Content-Type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": timestamp,
-        "webhook-signature": "v1," + base64.b64encode(digest).decode(),
-        "X-Webhook-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-        "X-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-    }
-
-
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
-def _wait_until_listening(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("listen did not start")
-
-
 def test_listen_answers_204_to_a_signed_event_401_to_a_forged_one_and_prints_json_lines(
     offline_cli: Cli, tmp_path: Path
 ) -> None:
@@ -198,16 +158,16 @@ def test_listen_answers_204_to_a_signed_event_401_to_a_forged_one_and_prints_jso
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_until_listening(base + "/", process)
+        wait_until_listening(base + "/", process)
         test_event = json.dumps({"type": "webhook.test", "tenantId": "t", "sentAt": "now", "webhookId": "msg_1"})
         batch_event = {"type": "batch.completed", "batchId": "bat_1", "status": "completed", "total": 2}
         batch_body = json.dumps({**batch_event, "counts": {"completed": 1, "failed": 1}}).encode()
 
-        assert _post(base + "/hook", test_event.encode(), _signed(test_event.encode(), SECRET, "msg_1")) == 204
-        forged = _signed(batch_body, "whsec_" + base64.b64encode(b"not the secret at all!!!").decode())
-        assert _post(base + "/hook", batch_body, forged) == 401
-        assert _post(base + "/hook", batch_body, {"Content-Type": "application/json"}) == 401
-        assert _post(base + "/other", batch_body, _signed(batch_body, SECRET, "msg_2")) == 204
+        assert post_status(base + "/hook", test_event.encode(), signed(test_event.encode(), SECRET, "msg_1")) == 204
+        forged = signed(batch_body, "whsec_" + base64.b64encode(b"not the secret at all!!!").decode())
+        assert post_status(base + "/hook", batch_body, forged) == 401
+        assert post_status(base + "/hook", batch_body, {"Content-Type": "application/json"}) == 401
+        assert post_status(base + "/other", batch_body, signed(batch_body, SECRET, "msg_2")) == 204
         stdout, stderr = process.communicate(timeout=20)
     finally:
         if process.poll() is None:

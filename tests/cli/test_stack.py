@@ -10,15 +10,13 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.cli.conftest import BATCH_PAGES, Cli
+from tests.cli.conftest import BATCH_PAGES, Cli, post_status
 from tests.e2e.conftest import Stack
 from tests.support import WebhookReceiver, closed_port, free_port
 
@@ -292,15 +290,6 @@ def test_a_200_url_batch_interrupted_then_resumed_captures_each_url_once(
 # --- listen ---------------------------------------------------------------------------------------------
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 class Lines:
     """A process's output, read as it comes."""
 
@@ -339,7 +328,7 @@ def test_listen_verifies_prints_and_saves_real_deliveries(cli: Cli, site: str, t
 
         # A forged delivery is refused.
         forged = {"Content-Type": "application/json", "X-Webhook-Signature": "0" * 64, "webhook-id": "msg_x"}
-        assert _post(hook, b'{"jobId":"job_forged","status":"completed"}', forged) == 401
+        assert post_status(hook, b'{"jobId":"job_forged","status":"completed"}', forged) == 401
 
         # Real ones, signed by the stack: two completed jobs and a failed one.
         job_ids = []
