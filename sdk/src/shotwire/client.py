@@ -78,7 +78,9 @@ class Client:
             raise attempts.error_for(response)
         return response
 
-    def _run(self, flow: Generator[Step, Any, T]) -> T:
+    def _run(self, flow: Generator[Step, Any, T], send: Callable[[Call], httpx.Response] | None = None) -> T:
+        """Drive an operation's flow: its calls go through `send` (default: `_send`, with the retry policy)."""
+        send = send or self._send
         try:
             step = next(flow)
             while True:
@@ -87,7 +89,7 @@ class Client:
                     step = flow.send(None)
                     continue
                 try:
-                    response = self._send(step)
+                    response = send(step)
                 except ShotwireError as error:
                     step = flow.throw(error)
                 else:

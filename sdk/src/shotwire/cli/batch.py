@@ -58,7 +58,7 @@ from rich.progress import (
 from rich.table import Table
 
 from shotwire import APIError, ConfigurationError, ShotwireError, TransportError
-from shotwire._http import Call, Sleep
+from shotwire._http import Call
 from shotwire.cli.common import make_client, sigterm_as_interrupt, write_atomic
 from shotwire.cli.errors import report
 from shotwire.cli.jobs import extension_for, job_error, slug
@@ -413,37 +413,28 @@ class SerialApi:
     def download(self, job: Any) -> bytes:
         """The image of a completed job: the SDK's own `download` steps, with each API call made under the
         lock and each presigned fetch outside it. ImageUnavailable when the fetch itself fails."""
-        core, send = getattr(self.client, "_core", None), getattr(self.client, "_send", None)
-        if core is None or send is None:  # not the SDK's Client (a stand-in): one call at a time, all of it
+        core, run = getattr(self.client, "_core", None), getattr(self.client, "_run", None)
+        if core is None or run is None:  # not the SDK's Client (a stand-in): one call at a time, all of it
             with self.lock:
                 data: bytes = self.client.download(job)
                 return data
-        flow = core.download(job)
-        fetch_error: ShotwireError | None = None
+        fetch_errors: list[ShotwireError] = []
+
+        def send(call: Call) -> Any:
+            if call.authenticated:
+                with self.lock:
+                    return self.client._send(call)
+            try:
+                return self.client._send(call)
+            except ShotwireError as error:
+                fetch_errors.append(error)
+                raise
+
         try:
-            step = next(flow)
-            while True:
-                if isinstance(step, Sleep):
-                    time.sleep(step.seconds)
-                    step = flow.send(None)
-                    continue
-                assert isinstance(step, Call)
-                try:
-                    if step.authenticated:
-                        with self.lock:
-                            response = send(step)
-                    else:
-                        response = send(step)
-                except ShotwireError as error:
-                    fetch_error = None if step.authenticated else error
-                    step = flow.throw(error)
-                else:
-                    step = flow.send(response)
-        except StopIteration as stop:
-            result: bytes = stop.value
+            result: bytes = run(core.download(job), send=send)
             return result
         except ShotwireError as error:
-            if error is fetch_error:
+            if fetch_errors and error is fetch_errors[-1]:
                 raise ImageUnavailable(job.job_id, error) from error
             raise
 
