@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -21,12 +22,33 @@ __all__ = ["Client"]
 T = TypeVar("T")
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_UMASK = _umask()
+
+
 def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` through a temporary file beside it, so a reader never sees half an image."""
+    """Write `data` to `path` through a temporary file beside it (`.{name}.{random}.part`, synced) renamed into
+    place: a file that exists is always complete, so a reader never sees half an image (`shotwire batch`
+    resume relies on it)."""
     target = Path(path)
-    partial = target.with_name(f".{target.name}.part")
-    partial.write_bytes(data)
-    os.replace(partial, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; an ordinary file is what users expect
+            os.fchmod(descriptor, 0o666 & ~_UMASK)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class Client:

@@ -19,11 +19,11 @@ from shotwire.cli.common import (
     current_state,
     make_client,
     start_state,
-    write_atomic,
 )
 from shotwire.cli.jobs import default_filename, field, format_for_suffix, job_error, status_style
 from shotwire.cli.options import capture_options
 from shotwire.cli.output import ExitCode, State, err, fail, human_size, jsonable, out, print_json, status_spinner
+from shotwire.client import write_atomically
 
 app = typer.Typer(
     name="shotwire",
@@ -163,7 +163,7 @@ def capture(
         err.print(f"[green]✓[/] {human_size(len(data))}, {job.width}x{job.height} {image_format}, {seconds:.1f} s")
         return
     path = _target_path(output, url, job.job_id, image_format)
-    write_atomic(path, data)
+    write_atomically(path, data)
     if state.json:
         print_json(
             {

@@ -59,11 +59,12 @@ from rich.table import Table
 
 from shotwire import APIError, ConfigurationError, ShotwireError, TransportError
 from shotwire._http import Call
-from shotwire.cli.common import make_client, sigterm_as_interrupt, write_atomic
+from shotwire.cli.common import make_client, sigterm_as_interrupt
 from shotwire.cli.errors import report
 from shotwire.cli.jobs import extension_for, job_error, slug
 from shotwire.cli.options import API_FIELDS, coerce_option, normalise_key
 from shotwire.cli.output import ExitCode, State, err, fail, out, print_json
+from shotwire.client import write_atomically
 
 __all__ = ["REPORT_NAME", "InputError", "Outcome", "Row", "detect_format", "parse_rows", "run_batch"]
 
@@ -78,7 +79,7 @@ IN_FLIGHT = ("submitted", "queued", "processing", "interrupted")
 INCOMPLETE = "incomplete"
 FAILED = ("failed", INCOMPLETE)  # what counts as a failed row (exit code 1, the summary's `failed`)
 HEADER_ONLY = ("url", "urls")  # a first line that is just this is a one-column CSV's header
-# write_atomic's temporary files: `.{name}.{8 random characters of mkstemp}.part`
+# write_atomically's temporary files: `.{name}.{8 random characters of mkstemp}.part`
 TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.part$")
 
 
@@ -573,7 +574,7 @@ def _work(task: Task, api: SerialApi, watcher: Watcher, out_dir: Path, timeout: 
                 task.job_id = outcome.job_id = job.job_id
                 continue
             raise
-        write_atomic(out_dir / row.file, data)
+        write_atomically(out_dir / row.file, data)
         outcome.status = "completed"
         outcome.bytes, outcome.width, outcome.height = len(data), job.width, job.height
         break
@@ -664,7 +665,7 @@ class Report:
 
     def write(self) -> None:
         text = "".join(json.dumps(o.as_json(), ensure_ascii=False) + "\n" for o in self.lines())
-        write_atomic(self.path, text.encode("utf-8"))
+        write_atomically(self.path, text.encode("utf-8"))
         self.written_at = time.monotonic()
 
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -26,7 +23,6 @@ __all__ = [
     "make_client",
     "sigterm_as_interrupt",
     "start_state",
-    "write_atomic",
 ]
 
 GLOBAL_PANEL = "Global options"
@@ -119,33 +115,6 @@ def make_client(state: State, **kwargs: Any) -> Any:
     from shotwire import Client
 
     return Client(api_key=state.api_key, base_url=state.api_url, **kwargs)
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-_UMASK = _umask()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same directory and rename it into place: a file that exists
-    is always complete (what `batch` resume relies on)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp makes 0600; an ordinary file is what users expect
-            os.fchmod(descriptor, 0o666 & ~_UMASK)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @contextmanager

@@ -25,9 +25,10 @@ from typing import Any
 
 from rich.markup import escape
 
-from shotwire.cli.common import sigterm_as_interrupt, write_atomic
+from shotwire.cli.common import sigterm_as_interrupt
 from shotwire.cli.jobs import extension_for, status_style
 from shotwire.cli.output import ExitCode, State, err, fail, human_size, out, print_json_line
+from shotwire.client import write_atomically
 
 __all__ = ["Listener", "describe_event", "resolve_secret", "run_listener"]
 
@@ -175,7 +176,7 @@ class Listener:
                 else:
                     try:
                         data = _download(str(info["image"]))
-                        write_atomic(target, data)
+                        write_atomically(target, data)
                         saved, size = target, len(data)
                     except Exception as error:
                         problem = f"download failed: {error}"
