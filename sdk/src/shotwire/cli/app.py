@@ -276,9 +276,11 @@ def status(
     """Show a job: status, timings, image size, download link, error, webhook."""
     state = current_state()
     with make_client(state) as client:
-        job = client.get(job_id)
-        if wait and not job.is_terminal:
-            job = _wait(client, job, timeout, state)
+        if wait:  # wait() looks at the job first: a finished one costs one GET either way
+            with status_spinner(f"waiting for {job_id}…", enabled=not state.json):
+                job = client.wait(job_id, timeout=timeout)
+        else:
+            job = client.get(job_id)
     if state.json:
         print_json(job)
     else:

@@ -27,6 +27,7 @@ new one. A `file` column/key names the file instead (two different rows may not 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -305,10 +306,8 @@ def _check_files(rows: list[Row]) -> None:
 
 def _validate(rows: list[Row]) -> None:
     """Check every row with the SDK's own rules before submitting anything."""
-    try:
-        from shotwire.models import screenshot_body
-    except ImportError:  # an SDK without the checker: the API checks each row instead
-        return
+    from shotwire.models import screenshot_body
+
     problems: list[str] = []
     for row in rows:
         try:
@@ -373,9 +372,8 @@ class ImageUnavailable(Exception):
 class SerialApi:
     """The batch's API calls, one at a time. Each takes milliseconds; what runs in parallel is the captures
     on the service and the image downloads (presigned links, not the API). One at a time is gentle on the
-    tenant's request rate, and the local stack's API currently mixes up concurrent requests (its handler
-    environments share Powertools' current event), which would lose bodies and cross Idempotency-Keys.
-    So `download` takes the lock only for the API calls the SDK makes on its way (`GET /v1/screenshots/{id}`
+    tenant's request rate, and it lets the final report wait for the call in flight (`quiet`), so it sees
+    the id of every job submitted. So `download` takes the lock only for the API calls the SDK makes on its way (`GET /v1/screenshots/{id}`
     for a job without a link, or to sign a fresh one when the link has expired), not for the bytes."""
 
     def __init__(self, client: Any) -> None:
@@ -922,7 +920,7 @@ def _fill_duplicates(report_file: Report, rows: list[Row], first_of: dict[str, i
         if first == index:
             continue
         original = report_file.outcomes.get(first) or Outcome(rows[first].line, row.url, file=row.file, key=row.key)
-        copy = Outcome(**{**original.__dict__, "line": row.line, "url": row.url, "duplicate_of": rows[first].line})
+        copy = dataclasses.replace(original, line=row.line, url=row.url, duplicate_of=rows[first].line)
         report_file.set(index, copy)
 
 

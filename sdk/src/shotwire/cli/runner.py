@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer.main
@@ -26,7 +25,7 @@ def run(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
     except Exception as error:
         state = State()
-        state.debug = state.debug or "--debug" in args or os.environ.get("SHOTWIRE_DEBUG", "") not in ("", "0")
+        state.debug = state.debug or "--debug" in args  # State() has read SHOTWIRE_DEBUG
         return int(report(error, state))
     return 0
 
