@@ -45,7 +45,7 @@ $(STAMP): requirements.txt constraints.txt
 	@touch $(STAMP)
 
 # The `shotwire` command in the venv runs the SDK's CLI from the source tree too (pip install ./sdk elsewhere).
-# Its own target, so a venv made before the command existed gets it as well.
+# Its own target: made after the venv, and again if it goes missing.
 $(BIN)/shotwire: | $(STAMP)
 	@printf '#!%s\nimport sys\nfrom shotwire.cli import main\nsys.exit(main())\n' "$(CURDIR)/$(BIN)/python" > $@ && chmod +x $@
 

@@ -10,15 +10,11 @@ Port: --port, else SHOTWIRE_RECEIVER_PORT, else 9000.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+
+from shotwire.cli import main as shotwire
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        from shotwire.cli import main as shotwire
-    except ImportError:  # a venv made before the SDK was on its path: use the checkout's copy
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk" / "src"))
-        from shotwire.cli import main as shotwire
     return shotwire(["listen", *(sys.argv[1:] if argv is None else argv)])
 
 

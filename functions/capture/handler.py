@@ -21,10 +21,10 @@ from shotwire_core.services import get_services
 from shotwire_core.settings import get_settings
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
-# One browser per execution environment, launched on first use and reused while the Lambda stays warm.
 # A failed capture is tried again after 30 s, then 60 s (capture_max_receive_count 3 tries in all).
 RETRY_BACKOFF_SECONDS = 30
 
+# One browser per execution environment, launched on first use and reused while the Lambda stays warm.
 engine = BrowserEngine(
     get_settings().chromium_path, get_settings().chromium_args, concurrency=get_settings().capture_concurrency
 )
@@ -51,7 +51,7 @@ def process_record(record: SQSRecord) -> None:
             # Reported as a batch item failure, SQS delivers it again: after a short backoff, not after the
             # visibility timeout (6 x the function's, 45 min), which is there for throttled batches.
             try:
-                services.capture_queue.redeliver_after(record.receipt_handle, RETRY_BACKOFF_SECONDS * receives)
+                services.capture_queue.release(record.receipt_handle, after_seconds=RETRY_BACKOFF_SECONDS * receives)
             except Exception:
                 # Not fatal: the message still comes back, only after the visibility timeout instead.
                 logger.warning("could not shorten the redelivery backoff", exc_info=True)

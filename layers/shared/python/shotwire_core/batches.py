@@ -97,14 +97,13 @@ def submit_batch(
     requests = expand(request)
     now = utc_now()
     batch_id = BATCH_PREFIX + new_job_id(int(now.timestamp() * 1000)).removeprefix("job_")
-    members = [
-        new_job(tenant_id, item, rules, batch_id=batch_id, field_prefix=f"items[{index}].")
-        for index, item in enumerate(requests)
-    ]
     # Ids made in the same millisecond sort by their random part; handing them out sorted makes id order
     # item order, which is how GET /v1/batches/{id} lists the jobs (a range query over the ids).
-    ordered_ids = sorted(job.job_id for job in members)
-    members = [job.model_copy(update={"job_id": job_id}) for job, job_id in zip(members, ordered_ids, strict=True)]
+    ordered_ids = sorted(new_job_id(int(now.timestamp() * 1000)) for _ in requests)
+    members = [
+        new_job(tenant_id, item, rules, batch_id=batch_id, field_prefix=f"items[{index}].", job_id=job_id)
+        for index, (item, job_id) in enumerate(zip(requests, ordered_ids, strict=True))
+    ]
     webhook_url = request.defaults.get("webhookUrl")
     record = members[0].model_copy(
         update={
@@ -113,7 +112,7 @@ def submit_batch(
             "face": "batch",
             "batch_id": batch_id,
             "batch_total": len(members),
-            "batch_range": [min(job.job_id for job in members), max(job.job_id for job in members)],
+            "batch_range": [members[0].job_id, members[-1].job_id],
             "webhook_url": webhook_url,
             "webhook_status": WebhookStatus.PENDING if webhook_url else None,
             "metadata": None,

@@ -242,8 +242,10 @@ def new_job(
     face: JobFace = "screenshots",
     batch_id: str | None = None,
     field_prefix: str = "",
+    job_id: str | None = None,
 ) -> Job:
-    """A queued job for a request, after the checks the model alone cannot make (SSRF, https)."""
+    """A queued job for a request, after the checks the model alone cannot make (SSRF, https). `job_id`:
+    one made beforehand (a batch hands out its ids in item order), else a new one."""
     _check_destination(request.url, f"{field_prefix}url", rules.allow_private, rules.allowed_hosts)
     if request.webhook_url is not None:
         field = "callback_url" if face == "capture" else "webhookUrl"
@@ -251,7 +253,7 @@ def new_job(
     now = utc_now()
     return Job(
         tenant_id=tenant_id,
-        job_id=new_job_id(int(now.timestamp() * 1000)),
+        job_id=job_id or new_job_id(int(now.timestamp() * 1000)),
         status=JobStatus.QUEUED,
         options=request.capture_options(rules.default_timeout_ms),
         webhook_url=request.webhook_url,

@@ -50,14 +50,11 @@ class Queue:
         )
         return [(m["MessageId"], m["ReceiptHandle"], m["Body"]) for m in response.get("Messages", [])]
 
-    def release(self, receipt_handle: str) -> None:
-        """Make a received message visible again at once."""
-        client("sqs").change_message_visibility(QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=0)
-
-    def redeliver_after(self, receipt_handle: str, seconds: int) -> None:
-        """Make a received message visible again after `seconds` instead of its visibility timeout."""
+    def release(self, receipt_handle: str, after_seconds: int = 0) -> None:
+        """Make a received message visible again: at once, or after `after_seconds` instead of its visibility
+        timeout."""
         client("sqs").change_message_visibility(
-            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=after_seconds
         )
 
     def delete(self, receipt_handle: str) -> None:
