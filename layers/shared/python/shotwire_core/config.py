@@ -27,6 +27,8 @@ SQS_MAX_DELAY_SECONDS = 900
 CAPTURE_JOB_TIMEOUT_MAX_SECONDS = 120
 CAPTURE_HANG_GRACE_SECONDS = 20
 CAPTURE_LAUNCH_SECONDS = 30
+# Lambda's longest timeout: the capture function's may not exceed it, so neither may a batch's worst case.
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
 
 
 class StackConfig(BaseModel):
@@ -122,9 +124,10 @@ class StackConfig(BaseModel):
 
     @model_validator(mode="after")
     def _capture_timeout_covers_a_batch(self) -> StackConfig:
-        if self.capture_timeout_seconds < self.capture_batch_worst_case_seconds or self.capture_timeout_seconds > 900:
+        worst_case, ceiling = self.capture_batch_worst_case_seconds, LAMBDA_MAX_TIMEOUT_SECONDS
+        if not worst_case <= self.capture_timeout_seconds <= ceiling:
             raise ValueError(
-                f"capture_timeout_seconds must be {self.capture_batch_worst_case_seconds}-900: a batch of "
+                f"capture_timeout_seconds must be {worst_case}-{ceiling}: a batch of "
                 f"{self.capture_batch_size} rendering {self.capture_concurrency} at once may take that long"
             )
         return self

@@ -28,7 +28,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from shotwire_core.adapters.egress_proxy import BLOCKED_HEADER, EgressProxy
 from shotwire_core.blocklists import cookie_banner_css, is_ad_host
-from shotwire_core.config import CAPTURE_HANG_GRACE_SECONDS
+from shotwire_core.config import CAPTURE_HANG_GRACE_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS
 from shotwire_core.models import MAX_CAPTURE_HEIGHT, CaptureOptions, ErrorCode
 from shotwire_core.observability import logger
 
@@ -53,9 +53,11 @@ BASE_ARGS = (
 RENDER_RESERVE_MS = 3000
 # How long a full-page capture may spend scrolling to wake lazy content.
 SCROLL_BUDGET_MS = 5000
-# Only if the engine's own event loop stops answering (hung pages are caught inside it): longer than any
-# batch may take (StackConfig.capture_batch_worst_case_seconds), shorter than Lambda's 15 minutes.
-ENGINE_STALL_SECONDS = 600
+# Only if the engine's own event loop stops answering (hung pages are caught inside it): no shorter than
+# any batch may take. StackConfig lets capture_batch_worst_case_seconds reach Lambda's longest timeout
+# (e.g. 10 jobs rendering 2 at once: 730 s), so that is the limit; locally, with no Lambda timeout, it is
+# what frees a stuck engine.
+ENGINE_STALL_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS
 CLOSE_TIMEOUT_SECONDS = 5
 
 RESOURCE_TYPES = {
