@@ -373,8 +373,9 @@ class SerialApi:
     """The batch's API calls, one at a time. Each takes milliseconds; what runs in parallel is the captures
     on the service and the image downloads (presigned links, not the API). One at a time is gentle on the
     tenant's request rate, and it lets the final report wait for the call in flight (`quiet`), so it sees
-    the id of every job submitted. So `download` takes the lock only for the API calls the SDK makes on its way (`GET /v1/screenshots/{id}`
-    for a job without a link, or to sign a fresh one when the link has expired), not for the bytes."""
+    the id of every job submitted. So `download` takes the lock only for the API calls the SDK makes on its
+    way (`GET /v1/screenshots/{id}` for a job without a link, or to sign a fresh one when the link has
+    expired), not for the bytes."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
