@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from shotwire._http import REQUEST_ID_HEADERS, Call, RetryPolicy, Sleep, Step, encode_json, response_json
+from shotwire._http import Call, RetryPolicy, Sleep, Step, encode_json, invalid_response, response_json
 from shotwire._version import __version__
 from shotwire.errors import (
     APIError,
@@ -29,7 +29,6 @@ from shotwire.errors import (
     WaitTimeout,
 )
 from shotwire.models import (
-    _FIELD_NAMES,
     CONTENT_TYPES,
     JOB_STATUSES,
     MAX_BATCH_ITEMS,
@@ -39,6 +38,7 @@ from shotwire.models import (
     Job,
     JobPage,
     _http_url,
+    _names,
     invalid,
     screenshot_body,
 )
@@ -58,21 +58,14 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
+def _key_or_new(idempotency_key: str | None) -> str:
+    return idempotency_key if idempotency_key is not None else new_idempotency_key()
+
+
 def _segment(value: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise invalid([{"field": what, "rule": "missing", "message": f"{what} must be a non-empty string"}])
     return quote(value.strip(), safe="")
-
-
-def _invalid_response(response: httpx.Response, problem: str) -> APIError:
-    request = response.request
-    return APIError(
-        response.status_code,
-        "invalid_response",
-        f"unexpected answer to {request.method} {request.url.path}: {problem}",
-        request_id=next((response.headers[name] for name in REQUEST_ID_HEADERS if name in response.headers), None),
-        headers=dict(response.headers.items()),
-    )
 
 
 def _parse(model: type[M], response: httpx.Response, data: Any = None) -> M:
@@ -85,19 +78,14 @@ def _parse(model: type[M], response: httpx.Response, data: Any = None) -> M:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise _invalid_response(response, f"{where}: {first['msg']}") from error
+        raise invalid_response(response, f"{where}: {first['msg']}") from error
 
 
 def _object(response: httpx.Response) -> dict[str, Any]:
     answer = response_json(response)
     if not isinstance(answer, dict):
-        raise _invalid_response(response, f"expected a JSON object, got {type(answer).__name__}")
+        raise invalid_response(response, f"expected a JSON object, got {type(answer).__name__}")
     return answer
-
-
-def _names(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Options keyed by the model's field names, whichever spelling the caller used."""
-    return {_FIELD_NAMES.get(key, key): value for key, value in fields.items()}
 
 
 def _check_size(body: Any) -> None:
@@ -112,6 +100,20 @@ def _check_size(body: Any) -> None:
                 }
             ]
         )
+
+
+def _screenshot_body(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked body of `POST /v1/screenshots` for `url` and `options` (either spelling)."""
+    body = screenshot_body(_names({**options, "url": url}))
+    _check_size(body)
+    return body
+
+
+def _pause(delay: float, remaining: float) -> Flow[float]:
+    """Sleep `delay` seconds, no longer than the `remaining` seconds; the next delay: double, at most
+    POLL_MAX_DELAY (0.5 s, 1 s, 2 s, 4 s, 5 s, 5 s...)."""
+    yield Sleep(min(delay, max(0.0, remaining)))
+    return min(delay * 2, POLL_MAX_DELAY)
 
 
 def _is_json(response: httpx.Response) -> bool:
@@ -143,16 +145,13 @@ class ClientCore:
             "base_url": self.base_url,
             "timeout": httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
             "headers": {"User-Agent": USER_AGENT},
-            "follow_redirects": False,
         }
 
     # --- jobs -----------------------------------------------------------------------------------------
 
     def submit(self, url: str, idempotency_key: str | None, options: Mapping[str, Any]) -> Flow[Job]:
-        body = screenshot_body(_names({**options, "url": url}))
-        _check_size(body)
-        key = idempotency_key if idempotency_key is not None else new_idempotency_key()
-        response = yield Call("POST", "/v1/screenshots", body=body, idempotency_key=key)
+        body = _screenshot_body(url, options)
+        response = yield Call("POST", "/v1/screenshots", body=body, idempotency_key=_key_or_new(idempotency_key))
         return _parse(Job, response, {"url": body["url"], **_object(response)})
 
     def get(self, job_id: str) -> Flow[Job]:
@@ -169,8 +168,7 @@ class ClientCore:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WaitTimeout(job_id, timeout, job)
-            yield Sleep(min(delay, remaining))
-            delay = min(delay * 2, POLL_MAX_DELAY)
+            delay = yield from _pause(delay, remaining)
             job = yield from self.get(job_id)
         return job
 
@@ -185,8 +183,7 @@ class ClientCore:
         303 to its download link when it is over 4 MB.
         """
         deadline = time.monotonic() + timeout
-        body = screenshot_body(_names({**options, "url": url}))
-        _check_size(body)
+        body = _screenshot_body(url, options)
         media = CONTENT_TYPES[str(body.get("format", "png"))]
         accept = "application/json" if want_job else f"{media}, application/json;q=0.5"
         key = new_idempotency_key()
@@ -206,7 +203,7 @@ class ClientCore:
             if response.status_code == 303:  # finished, but too large to come inline
                 location = response.headers.get("location")
                 if not location:
-                    raise _invalid_response(response, "a 303 without a Location header")
+                    raise invalid_response(response, "a 303 without a Location header")
                 return None, (yield from self._fetch(location))
             if response.status_code == 200 and not _is_json(response):
                 return None, response.content
@@ -222,11 +219,8 @@ class ClientCore:
             if time.monotonic() - asked < wait - 1:
                 # The answer came before the wait was up (a proxy that drops ?wait=, a server that cuts it
                 # short): back off as a poll would instead of asking again at once.
-                yield Sleep(min(pause, max(0.0, deadline - time.monotonic())))
-                pause = min(pause * 2, POLL_MAX_DELAY)
-        if job.status == "failed":
-            raise CaptureFailed(job)
-        return job, (yield from self.download(job))
+                pause = yield from _pause(pause, deadline - time.monotonic())
+        return job, (yield from self.download(job))  # raises CaptureFailed if the job failed
 
     def download(self, job: Job) -> Flow[bytes]:
         """The image of a completed job, through its presigned link (a fresh one if it has none or it expired)."""
@@ -234,19 +228,21 @@ class ClientCore:
             raise CaptureFailed(job)
         if job.status != "completed":
             raise ShotwireError(f"job {job.job_id} is still {job.status}: wait() for it before downloading")
-        if not job.download_url:
-            job = yield from self.get(job.job_id)
-            if not job.download_url:
-                raise ShotwireError(f"job {job.job_id} has no image to download")
+        link = job.download_url or (yield from self._fresh_link(job.job_id))
         try:
-            return (yield from self._fetch(job.download_url))
+            return (yield from self._fetch(link))
         except APIError as error:
             if error.status not in (400, 403):
                 raise
-        fresh = yield from self.get(job.job_id)  # the link has expired: sign a new one
-        if not fresh.download_url:
-            raise ShotwireError(f"job {job.job_id} has no image to download")
-        return (yield from self._fetch(fresh.download_url))
+        link = yield from self._fresh_link(job.job_id)  # the link has expired: sign a new one
+        return (yield from self._fetch(link))
+
+    def _fresh_link(self, job_id: str) -> Flow[str]:
+        """A newly signed download link for the job's image (GET signs one)."""
+        job = yield from self.get(job_id)
+        if not job.download_url:
+            raise ShotwireError(f"job {job_id} has no image to download")
+        return job.download_url
 
     def _fetch(self, link: str) -> Flow[bytes]:
         response = yield Call("GET", link, headers={"Accept": "*/*"}, authenticated=False)
@@ -284,8 +280,11 @@ class ClientCore:
         return _parse(Deliveries, response)
 
     def redeliver(self, job_id: str, idempotency_key: str | None) -> Flow[dict[str, Any]]:
-        key = idempotency_key if idempotency_key is not None else new_idempotency_key()
-        response = yield Call("POST", f"/v1/screenshots/{_segment(job_id, 'job_id')}/redeliver", idempotency_key=key)
+        response = yield Call(
+            "POST",
+            f"/v1/screenshots/{_segment(job_id, 'job_id')}/redeliver",
+            idempotency_key=_key_or_new(idempotency_key),
+        )
         return _object(response)
 
     def send_test_webhook(self, url: str) -> Flow[dict[str, Any]]:
@@ -350,8 +349,7 @@ class ClientCore:
         if body_defaults:
             body["defaults"] = body_defaults
         _check_size(body)
-        key = idempotency_key if idempotency_key is not None else new_idempotency_key()
-        response = yield Call("POST", "/v1/batches", body=body, idempotency_key=key)
+        response = yield Call("POST", "/v1/batches", body=body, idempotency_key=_key_or_new(idempotency_key))
         return _parse(Batch, response)
 
     def get_batch(self, batch_id: str) -> Flow[Batch]:

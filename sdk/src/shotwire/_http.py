@@ -50,9 +50,13 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     jitter: Callable[[], float] = field(default=random.random, compare=False)
 
+    def cap(self, retry: int) -> float:
+        """The longest backoff before retry number `retry` (from 0): base x 2^retry, at most max_delay."""
+        return min(self.max_delay, self.base_delay * (2**retry))
+
     def backoff(self, retry: int) -> float:
-        """Full jitter: uniform between 0 and min(cap, base x 2^retry)."""
-        return self.jitter() * min(self.max_delay, self.base_delay * (2**retry))
+        """Full jitter: uniform between 0 and cap(retry)."""
+        return self.jitter() * self.cap(retry)
 
 
 @dataclass
@@ -95,6 +99,13 @@ class Attempts:
         self.retries = 0
         # An earlier attempt may have been carried out on the server although its answer was lost.
         self.may_have_run = False
+        self._parsed: tuple[httpx.Response, dict[str, Any] | None] | None = None
+
+    def _envelope(self, response: httpx.Response) -> dict[str, Any] | None:
+        """The `error` object of `response`'s body, parsed once however many checks read it."""
+        if self._parsed is None or self._parsed[0] is not response:
+            self._parsed = (response, error_envelope(response))
+        return self._parsed[1]
 
     def _next(self, retry_after: float | None = None) -> float | None:
         if self.retries >= self.policy.max_retries:
@@ -107,18 +118,16 @@ class Attempts:
         """Seconds to wait before sending again, or None: this response is the answer."""
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("retry-after"))
-        if status == 409 and self.call.idempotency_key is not None and in_progress(response):
-            if retry_after is not None and retry_after > self.policy.max_retry_after:
-                return None
-            if retry_after is None:  # the first request needs time to finish: wait at least half the backoff
-                cap = min(self.policy.max_delay, self.policy.base_delay * (2**self.retries))
-                retry_after = cap / 2 + self.policy.backoff(self.retries) / 2
-            return self._next(retry_after)
-        if not (status in RETRYABLE_STATUSES or (status == 500 and self.call.idempotent)):
+        conflict = status == 409 and self.call.idempotency_key is not None and in_progress(self._envelope(response))
+        if not (conflict or status in RETRYABLE_STATUSES or (status == 500 and self.call.idempotent)):
             return None
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             return None  # not worth blocking for: let the caller see the error and its retry_after
-        if status == 429 and error_code(response) == "quota_exceeded":
+        if conflict:
+            if retry_after is None:  # the first request needs time to finish: wait at least half the backoff
+                retry_after = self.policy.cap(self.retries) / 2 + self.policy.backoff(self.retries) / 2
+            return self._next(retry_after)
+        if status == 429 and error_code(self._envelope(response)) == "quota_exceeded":
             return None  # the quota comes back next month, not in a few seconds
         delay = self._next(retry_after)
         if delay is not None and status != 429 and not (status == 503 and retry_after is not None):
@@ -151,7 +160,7 @@ class Attempts:
 
     def error_for(self, response: httpx.Response) -> APIError:
         """The exception for the final, error answer of this call."""
-        return api_error(response, self.retries, may_have_run=self.may_have_run)
+        return api_error(response, self._envelope(response), self.retries, may_have_run=self.may_have_run)
 
 
 def build_request(
@@ -177,57 +186,73 @@ def build_request(
     )
 
 
-def _error_envelope(response: httpx.Response) -> dict[str, Any]:
+def error_envelope(response: httpx.Response) -> dict[str, Any] | None:
+    """The `error` object of the API's envelope `{"error": {code, message, details}}`, or None when the body
+    is not one (a proxy's 502 page, S3's XML)."""
     try:
         envelope = response.json()
     except (ValueError, UnicodeDecodeError):
-        return {}
+        return None
     error = envelope.get("error") if isinstance(envelope, dict) else None
-    return error if isinstance(error, dict) else {}
+    return error if isinstance(error, dict) else None
 
 
-def error_code(response: httpx.Response) -> str | None:
-    code = _error_envelope(response).get("code")
+def error_code(error: dict[str, Any] | None) -> str | None:
+    code = (error or {}).get("code")
     return str(code) if code else None
 
 
-def in_progress(response: httpx.Response) -> bool:
+def in_progress(error: dict[str, Any] | None) -> bool:
     """A 409 of the server's idempotency layer: the first request with this Idempotency-Key is still running."""
-    error = _error_envelope(response)
+    error = error or {}
     return error.get("code") == "conflict" and IN_PROGRESS_MESSAGE in str(error.get("message", ""))
 
 
-def api_error(response: httpx.Response, retries: int = 0, *, may_have_run: bool = False) -> APIError:
-    """The exception for an error answer: the API's envelope `{"error": {code, message, details}}`, or, from
-    something else on the way (a proxy's 502 page, S3), `http_<status>` and the start of the body."""
+def request_id(response: httpx.Response) -> str | None:
+    return next((response.headers[name] for name in REQUEST_ID_HEADERS if name in response.headers), None)
+
+
+def api_error(
+    response: httpx.Response, error: dict[str, Any] | None, retries: int = 0, *, may_have_run: bool = False
+) -> APIError:
+    """The exception for an error answer: its `error` envelope (see `error_envelope`), or, from something
+    else on the way (a proxy's 502 page, S3), `http_<status>` and the start of the body."""
     status = response.status_code
     code, message, details = f"http_{status}", response.reason_phrase or "error", None
-    try:
-        envelope = response.json()
-    except (ValueError, UnicodeDecodeError):
-        envelope = None
-    error = envelope.get("error") if isinstance(envelope, dict) else None
-    if isinstance(error, dict):
+    if error is not None:
         code = str(error.get("code") or code)
         message = str(error.get("message") or message)
         raw_details = error.get("details")
         details = [d for d in raw_details if isinstance(d, dict)] if isinstance(raw_details, list) else None
     elif response.content:
         message = f"{message}: {response.text[:300]}"
-    request_id = next((response.headers[name] for name in REQUEST_ID_HEADERS if name in response.headers), None)
-    exception = error_class_for(status)(status, code, message, details, request_id, dict(response.headers.items()))
+    headers = dict(response.headers.items())
+    exception = error_class_for(status)(status, code, message, details, request_id(response), headers)
     exception.retried = retries > 0
     exception.earlier_attempt_may_have_run = may_have_run
     return exception
+
+
+def invalid_response(response: httpx.Response, problem: str | None = None) -> APIError:
+    """The error for an answer that is not what the API sends (code `invalid_response`): `problem` says what
+    is wrong with it; without one, it is not JSON."""
+    request = response.request
+    where = f"{request.method} {request.url.path}"
+    if problem is None:
+        message = f"expected JSON from {where}, got {response.headers.get('content-type', 'no content type')}"
+    else:
+        message = f"unexpected answer to {where}: {problem}"
+    return APIError(
+        response.status_code,
+        "invalid_response",
+        message,
+        request_id=request_id(response),
+        headers=dict(response.headers.items()),
+    )
 
 
 def response_json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except (ValueError, UnicodeDecodeError) as error:
-        raise APIError(
-            response.status_code,
-            "invalid_response",
-            f"expected JSON from {response.request.method} {response.request.url.path}, got "
-            f"{response.headers.get('content-type', 'no content type')}",
-        ) from error
+        raise invalid_response(response) from error

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -63,17 +63,6 @@ MAX_EXTERNAL_ID_CHARS = 128
 MAX_TIMEOUT_MS = 120_000
 MAX_BATCH_ITEMS = 1000
 MAX_WAIT_SECONDS = 25  # the longest synchronous wait `POST /v1/screenshots?wait=N` takes
-DEVICES = (
-    "desktop",
-    "desktop-hd",
-    "macbook-retina",
-    "iphone-15",
-    "iphone-se",
-    "pixel-7",
-    "galaxy-s9",
-    "ipad",
-    "ipad-pro",
-)
 FORBIDDEN_HEADERS = frozenset(
     {
         "host",
@@ -97,10 +86,11 @@ BlockableResource = Literal["images", "fonts", "media", "stylesheets", "scripts"
 Device = Literal[
     "desktop", "desktop-hd", "macbook-retina", "iphone-15", "iphone-se", "pixel-7", "galaxy-s9", "ipad", "ipad-pro"
 ]
+DEVICES: tuple[Device, ...] = get_args(Device)
 # The job statuses this SDK knows. Answers type `status` as `JobStatus | str`: a newer server may add one,
 # and an older SDK must still read its jobs (an unknown status is kept as it is, and is not terminal).
 JobStatus = Literal["queued", "processing", "completed", "failed"]
-JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "processing", "completed", "failed")
+JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
 CONTENT_TYPES: dict[str, str] = {
     "png": "image/png",
@@ -297,6 +287,11 @@ for _name, _info in ScreenshotOptions.model_fields.items():
         _FIELD_NAMES[_info.alias] = _name
 
 
+def _names(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Options keyed by the model's field names, whichever spelling the caller used."""
+    return {_FIELD_NAMES.get(key, key): value for key, value in fields.items()}
+
+
 def _problem(error: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     """A pydantic error as the API reports one: `{field, rule, message}`, the message naming the field."""
     bare = ".".join(str(part) for part in error.get("loc", ()))
@@ -332,8 +327,7 @@ def screenshot_body(
         options = ScreenshotOptions.model_validate(dict(fields))
     except ValidationError as error:
         raise invalid([_problem(dict(e), prefix) for e in error.errors()]) from None
-    names = {_FIELD_NAMES.get(key, key) for key in (keep if keep is not None else fields)}
-    return options.to_body(names)
+    return options.to_body(set(_names(keep if keep is not None else fields)))
 
 
 # --- answers ------------------------------------------------------------------------------------------

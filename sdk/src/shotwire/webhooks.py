@@ -99,6 +99,17 @@ def _as_bytes(body: bytes | bytearray | memoryview | str) -> bytes:
     raise WebhookVerificationError(f"body must be the raw request body as bytes, got {type(body).__name__}")
 
 
+def _standard_signature(secret: str, message_id: str, timestamp: int | str, body: bytes) -> str:
+    """Standard Webhooks' v1 signature: base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return base64.b64encode(hmac.new(_standard_key(secret), signed, hashlib.sha256).digest()).decode()
+
+
+def _hex_signature(secret: str, body: bytes) -> str:
+    """The `X-Webhook-Signature` signature: hex HMAC-SHA256 of the body, keyed by the secret as it is."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
 def _equal(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8", "replace"))
 
@@ -126,7 +137,6 @@ def _check_standard(
             f"webhook-timestamp is {timestamp - current:.0f} s in the future, more than the {tolerance:g} s allowed "
             "(check this machine's clock)"
         )
-    signed = f"{message_id}.{timestamp_text}.".encode() + body
     given = [
         signature
         for version, _, signature in (entry.partition(",") for entry in headers["webhook-signature"].split())
@@ -136,7 +146,7 @@ def _check_standard(
         raise WebhookVerificationError("webhook-signature holds no v1 signature")
     matched = False
     for secret in secrets:
-        expected = base64.b64encode(hmac.new(_standard_key(secret), signed, hashlib.sha256).digest()).decode()
+        expected = _standard_signature(secret, message_id, timestamp_text, body)
         for signature in given:
             matched |= _equal(expected, signature)  # no early exit: every comparison is made
     if not matched:
@@ -150,7 +160,7 @@ def _check_hex(body: bytes, header: str, secrets: list[str]) -> None:
     given = [value.strip().lower() for value in header.split() if value.strip()]
     matched = False
     for secret in secrets:
-        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        expected = _hex_signature(secret, body)
         for signature in given:
             matched |= _equal(expected, signature)
     if not matched:
@@ -209,9 +219,8 @@ def verify(
 def sign(body: bytes, secret: str, *, message_id: str = "msg_test", timestamp: int | None = None) -> dict[str, str]:
     """The headers shotwire would send with `body`: for testing your receiver without the API."""
     when = int(time.time()) if timestamp is None else timestamp
-    signed = f"{message_id}.{when}.".encode() + body
-    standard = base64.b64encode(hmac.new(_standard_key(secret), signed, hashlib.sha256).digest()).decode()
-    hex_signature = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    standard = _standard_signature(secret, message_id, when, body)
+    hex_signature = _hex_signature(secret, body)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(when),
