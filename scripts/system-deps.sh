@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the venv cannot: Chromium, emoji/CJK fonts, the venv module and Node.js (CDK's jsii).
+# Installs what the venv cannot: Chromium, emoji/CJK fonts, the venv module, Node.js (CDK's jsii) and
+# bubblewrap (the local Lambda sandbox).
 # Debian/Ubuntu only; idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ fc-list 2>/dev/null | grep -i "Noto Color Emoji" >/dev/null || need+=(fonts-noto
 fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null || need+=(fonts-noto-cjk)
 python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv)
 command -v node >/dev/null || need+=(nodejs)
+# The local stack runs each function in a Lambda-like sandbox (read-only root, writable /tmp, non-root).
+command -v bwrap >/dev/null || need+=(bubblewrap)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
