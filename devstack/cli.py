@@ -11,6 +11,12 @@ from devstack.options import DevOptions, OptionError
 from devstack.stack import LocalStack
 
 
+def sandbox_line(options: DevOptions) -> str:
+    if options.sandbox:
+        return "on: read-only root, a /tmp of its own, non-root user (bubblewrap)"
+    return f"OFF ({options.sandbox_off_reason}): functions can write where Lambda could not"
+
+
 def banner(options: DevOptions) -> str:
     return f"""
 shotwire is running locally
@@ -20,6 +26,7 @@ shotwire is running locally
   Webhook secret {options.webhook_secret}
   Chromium       {options.chromium_path or "Playwright's bundled browser"}
   Private networks {"allowed (SHOTWIRE_ALLOW_PRIVATE_NETWORKS=1)" if options.allow_private_networks else "blocked"}
+  Lambda sandbox {sandbox_line(options)}
 
 Try:
   curl -s -X POST {options.api_url}/v1/screenshots \\

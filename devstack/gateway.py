@@ -6,15 +6,12 @@ import base64
 import threading
 import time
 import uuid
-from abc import ABCMeta
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
-
-from devstack.runtime import Handler, LocalContext
+from devstack.lambdas import InvocationError, InvocationTimeout
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -63,91 +60,17 @@ def proxy_event(
     }
 
 
-class _PerThread:
-    """A class attribute holding one value per thread (see keep_router_state_per_thread)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.values = threading.local()
-
-    def __get__(self, instance: object, owner: type | None = None) -> Any:
-        try:
-            return self.values.value
-        except AttributeError:
-            raise AttributeError(self.name) from None
-
-    def __set__(self, instance: object, value: Any) -> None:
-        self.values.value = value
-
-
-class _RouterMeta(ABCMeta):
-    def __setattr__(cls, name: str, value: Any) -> None:
-        slot = BaseRouter.__dict__.get(name)
-        if isinstance(slot, _PerThread):
-            slot.__set__(None, value)
-        else:
-            super().__setattr__(name, value)
-
-
-def keep_router_state_per_thread() -> None:
-    """Powertools keeps the request being handled on a class (`BaseRouter.current_event`, `.lambda_context`),
-    which is right in Lambda, where an environment serves one request at a time. Several local environments
-    share one Python process, so their requests would read each other's events: give each thread its own.
-    Local only; the handler code is untouched."""
-    if isinstance(BaseRouter.__dict__.get("current_event"), _PerThread):
-        return
-    for name in ("current_event", "lambda_context"):
-        type.__setattr__(BaseRouter, name, _PerThread(name))
-    BaseRouter.__class__ = _RouterMeta  # type: ignore[method-assign,assignment]
-
-
-class ExecutionEnvironments:
-    """Handlers that each serve one invocation at a time, as Lambda execution environments do. `spawn` makes
-    another (a fresh import of the handler module) when every one is busy, up to `limit`: a synchronous
-    capture waiting 25 s then holds one environment, not the whole API."""
-
-    def __init__(self, first: Handler, spawn: Callable[[], Handler] | None = None, limit: int = 10) -> None:
-        self._idle = [first]
-        self._count = 1
-        self._spawn = spawn
-        self._limit = limit if spawn is not None else 1
-        if self._limit > 1:
-            keep_router_state_per_thread()
-        self._changed = threading.Condition()
-
-    def invoke(self, event: dict[str, Any], context: LocalContext) -> Any:
-        handler = self._acquire()
-        try:
-            return handler(event, context)
-        finally:
-            with self._changed:
-                self._idle.append(handler)
-                self._changed.notify()
-
-    def _acquire(self) -> Handler:
-        with self._changed:
-            while True:
-                if self._idle:
-                    return self._idle.pop()
-                if self._count < self._limit and self._spawn is not None:
-                    self._count += 1
-                    break
-                self._changed.wait()
-        return self._spawn()  # outside the lock: importing takes a moment
+# What API Gateway answers when the function fails or outlives the integration's 29 s.
+FUNCTION_FAILED = (502, b'{"message": "Internal server error"}')
+FUNCTION_TIMED_OUT = (504, b'{"message": "Endpoint request timed out"}')
 
 
 class ApiGateway:
-    """Serves the API on loopback, each request in a free execution environment."""
+    """Serves the API on loopback: each request becomes a proxy event for `invoke` (devstack.lambdas runs it
+    in a free execution environment of the API function)."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        handler: Handler,
-        context: Callable[[], LocalContext],
-        spawn: Callable[[], Handler] | None = None,
-    ) -> None:
-        self.environments = ExecutionEnvironments(handler, spawn)
+    def __init__(self, host: str, port: int, invoke: Callable[[dict[str, Any]], Any]) -> None:
+        self.invoke = invoke
         gateway = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -165,7 +88,12 @@ class ApiGateway:
                     return
                 body = self.rfile.read(length) if length else b""
                 event = proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-                result = gateway.environments.invoke(event, context())
+                try:
+                    result = gateway.invoke(event)
+                except InvocationError as error:
+                    status, message = FUNCTION_TIMED_OUT if isinstance(error, InvocationTimeout) else FUNCTION_FAILED
+                    self._reply(status, {"Content-Type": "application/json"}, message)
+                    return
                 headers = dict(result.get("headers") or {})
                 for name, values in (result.get("multiValueHeaders") or {}).items():
                     headers[name] = ", ".join(values)

@@ -39,6 +39,20 @@ def find_chromium() -> str | None:
     return None
 
 
+def _sandbox_choice(setting: str) -> tuple[bool, str]:
+    """SHOTWIRE_LOCAL_SANDBOX: auto (the default: on where bubblewrap works), 1 (required) or 0 (off)."""
+    from devstack.sandbox import sandbox_unavailable
+
+    if setting in ("0", "false", "no", "off"):
+        return False, "SHOTWIRE_LOCAL_SANDBOX=0"
+    if setting not in ("auto", "", "1", "true", "yes", "on"):
+        raise OptionError(f"SHOTWIRE_LOCAL_SANDBOX must be auto, 1 or 0, got {setting!r}")
+    reason = sandbox_unavailable()
+    if reason is not None and setting != "auto":
+        raise OptionError(f"SHOTWIRE_LOCAL_SANDBOX=1 but {reason}")
+    return reason is None, reason or ""
+
+
 @dataclass(frozen=True)
 class DevOptions:
     host: str
@@ -48,6 +62,9 @@ class DevOptions:
     webhook_secret: str
     allow_private_networks: bool
     chromium_path: str | None
+    # Each function runs in a Lambda-like sandbox (devstack.sandbox); why not, when it cannot.
+    sandbox: bool = False
+    sandbox_off_reason: str = ""
 
     @property
     def api_url(self) -> str:
@@ -74,7 +91,10 @@ class DevOptions:
         if api_port == moto_port:
             raise OptionError("SHOTWIRE_PORT and SHOTWIRE_MOTO_PORT must differ")
         allow = os.environ.get("SHOTWIRE_ALLOW_PRIVATE_NETWORKS", "1").strip().lower() in ("1", "true", "yes", "on")
+        sandbox, off_reason = _sandbox_choice(os.environ.get("SHOTWIRE_LOCAL_SANDBOX", "auto").strip().lower())
         return cls(
+            sandbox=sandbox,
+            sandbox_off_reason=off_reason,
             host="127.0.0.1",
             api_port=api_port,
             moto_port=moto_port,

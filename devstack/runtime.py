@@ -24,17 +24,22 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 @dataclass
 class LocalContext:
-    """The attributes of Lambda's context object that Powertools reads."""
+    """The attributes of Lambda's context object that Powertools and the handlers read.
+
+    `deadline_epoch` (seconds since the epoch) is when the invocation is stopped; without it, the
+    function's timeout from now."""
 
     function_name: str
     memory_limit_in_mb: int = 1024
     timeout_seconds: int = 60
     function_version: str = "$LATEST"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    deadline_epoch: float | None = None
     _deadline: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
+        left = self.timeout_seconds if self.deadline_epoch is None else self.deadline_epoch - time.time()
+        self._deadline = time.monotonic() + left
 
     @property
     def invoked_function_arn(self) -> str:
@@ -90,13 +95,14 @@ def eventbridge_event(body: str, region: str, account: str = "123456789012") -> 
 
 
 class QueuePoller(threading.Thread):
-    """Polls one queue and invokes a handler with each batch, like a Lambda event source mapping.
+    """Polls one queue and invokes a function with each batch, like a Lambda event source mapping.
 
-    `as_sqs_event=True`: the handler gets {"Records": [...]} and may answer batchItemFailures; successful
-    records are deleted and failed ones return after the visibility timeout (counting toward the DLQ).
+    `as_sqs_event=True`: the function gets {"Records": [...]} and may answer batchItemFailures; successful
+    records are deleted. A failed invocation (an error, a crash, a timeout) deletes nothing: the whole batch
+    comes back after the queue's visibility timeout and counts toward its DLQ, as with Lambda.
     `as_sqs_event=False`: each message body is itself the event (an EventBridge event a rule delivered);
     the events of a receive are invoked side by side, as Lambda runs asynchronous invocations in parallel,
-    and a handler error leaves the message to be retried, as Lambda's asynchronous invoke would.
+    and a failed invocation leaves the message to be retried, as Lambda's asynchronous invoke would.
     `workers`: batches in flight at once (Lambda's event source polls with several), one loop each.
     """
 
@@ -105,24 +111,20 @@ class QueuePoller(threading.Thread):
         name: str,
         queue_url: str,
         queue_arn: str,
-        handler: Handler,
-        context: Callable[[], LocalContext],
+        invoke: Callable[[dict[str, Any]], Any],
         *,
         batch_size: int,
         region: str,
         as_sqs_event: bool = True,
-        on_exit: Callable[[], None] | None = None,
         workers: int = 1,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.queue_url = queue_url
         self.queue_arn = queue_arn
-        self.handler = handler
-        self.context = context
+        self.invoke = invoke
         self.batch_size = batch_size
         self.region = region
         self.as_sqs_event = as_sqs_event
-        self.on_exit = on_exit
         self.workers = workers
         self.stopping = threading.Event()
         self.invocations = 0
@@ -133,13 +135,9 @@ class QueuePoller(threading.Thread):
         ]
         for thread in extra:
             thread.start()
-        try:
-            self._poll()
-            for thread in extra:
-                thread.join()
-        finally:
-            if self.on_exit is not None:
-                self.on_exit()
+        self._poll()
+        for thread in extra:
+            thread.join()
 
     def _poll(self) -> None:
         sqs = boto3.session.Session().client("sqs", region_name=self.region)
@@ -166,9 +164,12 @@ class QueuePoller(threading.Thread):
         if self.as_sqs_event:
             event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
             try:
-                result = self.handler(event, self.context()) or {}
-            except Exception:
-                logger.exception("local invoke failed", extra={"function": self.name})
+                result = self.invoke(event) or {}
+            except Exception as error:
+                logger.error(
+                    "invocation failed; the batch returns after the visibility timeout",
+                    extra={"function": self.name, "error": str(error)},
+                )
                 return
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
             done = [m for m in messages if m["MessageId"] not in failed]
@@ -180,9 +181,9 @@ class QueuePoller(threading.Thread):
 
     def _invoke_async(self, message: dict[str, Any]) -> bool:
         try:
-            self.handler(eventbridge_event(message["Body"], self.region), self.context())
-        except Exception:
-            logger.exception("local async invoke failed", extra={"function": self.name})
+            self.invoke(eventbridge_event(message["Body"], self.region))
+        except Exception as error:
+            logger.error("asynchronous invocation failed", extra={"function": self.name, "error": str(error)})
             return False
         return True
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
+import json
 import logging
 import os
-import warnings
-from collections.abc import Iterator
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,71 +13,95 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from devstack.gateway import ApiGateway
+from devstack.image import image_environment
+from devstack.lambdas import FunctionSpec, LocalFunction, lambda_variables
 from devstack.options import ACCOUNT, DEV_TENANT_ID, REGION, DevOptions
 from devstack.resources import LocalResources, provision, queue_arn
-from devstack.runtime import LocalContext, QueuePoller, load_function
+from devstack.runtime import QueuePoller
 from shotwire_core.config import StackConfig, load_stack_config
-from shotwire_core.settings import function_environment
+from shotwire_core.settings import FUNCTION_QUEUE_URLS, function_environments
 
-ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ROOT / "functions"
-
-
-def handler_environment(options: DevOptions, resources: LocalResources, config: StackConfig) -> dict[str, str]:
-    """The variables the handlers read: the same function the CDK app uses for the deployed functions.
-
-    Tunables the developer exported (a shorter retry schedule, say) win over the config's values;
-    resource names and queue URLs always point at what was just created on moto.
-    """
-    queue_urls = resources.queue_urls()
-    stack_env = function_environment(
-        config,
-        images_bucket=resources.bucket,
-        allow_private_networks=options.allow_private_networks,
-        queue_urls=queue_urls,
-        # No NAT gateways locally: GET /v1/meta/egress-ips answers static: false (export it to try the route).
-        egress_ips="",
-    )
-    # What names a resource, and the private-network switch (already read into `options`), is not tunable.
-    pinned = {
+# What names a resource, and the private-network switch (already read into DevOptions), is not tunable.
+PINNED = frozenset(
+    {
         "SHOTWIRE_JOBS_TABLE",
         "SHOTWIRE_KEYS_TABLE",
         "SHOTWIRE_IDEMPOTENCY_TABLE",
         "SHOTWIRE_EVENT_BUS_NAME",
         "SHOTWIRE_IMAGES_BUCKET",
         "SHOTWIRE_ALLOW_PRIVATE_NETWORKS",
-        *queue_urls,
+        *(name for names in FUNCTION_QUEUE_URLS.values() for name in names),
     }
-    env = {name: value if name in pinned else os.environ.get(name) or value for name, value in stack_env.items()}
-    env["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
-    env["POWERTOOLS_SERVICE_NAME"] = "shotwire"
+)
+
+
+def handler_environments(
+    options: DevOptions, resources: LocalResources, config: StackConfig
+) -> dict[str, dict[str, str]]:
+    """Each function's variables: exactly what the template gives it (the same function_environments the CDK
+    app calls), and for the capture function the image's own ENV (its Dockerfile) on top, as in Lambda.
+
+    Tunables the developer exported (a shorter retry schedule, say) win over the config's values, but only
+    for variables the function has: exporting one gives no function a variable its template lacks.
+    Local stand-ins: the Chromium `make dev` found (the image's Playwright finds its own)."""
+    environments = function_environments(
+        config,
+        images_bucket=resources.bucket,
+        allow_private_networks=options.allow_private_networks,
+        queue_urls=resources.queue_urls(),
+        # No NAT gateways locally: GET /v1/meta/egress-ips answers static: false (export it to try the route).
+        egress_ips="",
+    )
+    for env in environments.values():
+        for name in env:
+            if name not in PINNED and os.environ.get(name):
+                env[name] = os.environ[name]
+    environments["capture"].update(image_environment())
     if options.chromium_path:
-        env["SHOTWIRE_CHROMIUM_PATH"] = options.chromium_path
-    return env
+        environments["capture"]["SHOTWIRE_CHROMIUM_PATH"] = options.chromium_path
+    return environments
 
 
-@dataclass(frozen=True)
-class LocalFunction:
-    """A deployed function as the local handlers see it: the name, memory and timeout of their context."""
-
-    name: str
-    memory_mb: int
-    timeout_seconds: int
-
-    def context(self) -> LocalContext:
-        return LocalContext(
-            function_name=self.name, memory_limit_in_mb=self.memory_mb, timeout_seconds=self.timeout_seconds
-        )
-
-
-def local_functions(config: StackConfig) -> dict[str, LocalFunction]:
-    """Each function (by its directory under functions/) with the memory and timeout infra/ gives it."""
+def local_variables(options: DevOptions) -> dict[str, str]:
+    """What every local environment needs beside its function's variables: moto instead of AWS."""
     return {
-        "api": LocalFunction("shotwire-api", config.api_memory_mb, config.api_timeout_seconds),
-        "capture": LocalFunction("shotwire-capture", config.capture_memory_mb, config.capture_timeout_seconds),
-        "dispatcher": LocalFunction(
-            "shotwire-dispatcher", config.dispatcher_memory_mb, config.dispatcher_timeout_seconds
-        ),
+        "AWS_ENDPOINT_URL": options.moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        # The developer's ~/.aws files must not reach the functions (a profile, a region, an endpoint).
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        # Requests that record no metric (a GET) would warn on every call.
+        "PYTHONWARNINGS": "ignore:No application metrics to publish",
+    }
+
+
+# Execution environments a function may have at once locally (Lambda scales further; one machine won't).
+MAX_ENVIRONMENTS = {"api": 10, "capture": 2, "dispatcher": 12}
+
+
+def function_specs(
+    config: StackConfig, environments: dict[str, dict[str, str]], *, sandboxed: bool
+) -> dict[str, FunctionSpec]:
+    """Each function (by its directory under functions/) with the memory and timeout infra/ gives it."""
+    sizes = {
+        "api": (config.api_memory_mb, config.api_timeout_seconds),
+        "capture": (config.capture_memory_mb, config.capture_timeout_seconds),
+        "dispatcher": (config.dispatcher_memory_mb, config.dispatcher_timeout_seconds),
+    }
+    return {
+        key: FunctionSpec(
+            key=key,
+            name=f"{config.prefix}-{key}",
+            memory_mb=memory,
+            timeout_seconds=timeout,
+            environment=environments[key],
+            max_environments=MAX_ENVIRONMENTS[key],
+            sandboxed=sandboxed,
+        )
+        for key, (memory, timeout) in sizes.items()
     }
 
 
@@ -88,7 +111,7 @@ class LocalEventSource:
 
     name: str
     queue_url: str
-    function: str  # a key of local_functions()
+    function: str  # a key of function_specs()
     batch_size: int
     # False: the queue stands in for an asynchronous invoke (the outcome rule's target), one event per message.
     as_sqs_event: bool = True
@@ -117,18 +140,17 @@ class LocalStack:
     moto: ThreadedMotoServer | None = None
     gateway: ApiGateway | None = None
     pollers: list[QueuePoller] = field(default_factory=list)
-    _api_environments: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
     resources: LocalResources | None = None
 
     def start(self) -> None:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL_S3"):
             os.environ.pop(name, None)
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF blobs on the dev console
-        # Requests that record no metric (a GET) would warn on every call.
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call otherwise
         self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         self.moto.start()
+        # This process (provisioning, the pollers) talks to moto; the functions get their own variables.
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "testing",
@@ -139,55 +161,46 @@ class LocalStack:
         )
         config = load_stack_config()
         self.resources = provision(config, REGION, ACCOUNT)
-        os.environ.update(handler_environment(self.options, self.resources, config))
-        self._seed_dev_tenant()
+        environments = handler_environments(self.options, self.resources, config)
+        self._seed_dev_tenant(config)
 
-        modules = {
-            name: load_function(FUNCTIONS / name / "handler.py", f"shotwire_fn_{name}")
-            for name in ("api", "capture", "dispatcher")
+        specs = function_specs(config, environments, sandboxed=self.options.sandbox)
+        shared = local_variables(self.options)
+        self.functions = {
+            key: LocalFunction(spec, {**lambda_variables(spec, REGION), **shared, **spec.environment})
+            for key, spec in specs.items()
         }
-        functions = local_functions(config)
+        # One warm environment each before the stack says it is ready (they start side by side).
+        warming = [threading.Thread(target=function.warm) for function in self.functions.values()]
+        for thread in warming:
+            thread.start()
+        for thread in warming:
+            thread.join()
         self.pollers = [
             QueuePoller(
                 source.name,
                 source.queue_url,
                 queue_arn(source.queue_url),
-                modules[source.function].lambda_handler,
-                functions[source.function].context,
+                self.functions[source.function].invoke,
                 batch_size=source.batch_size,
                 region=REGION,
                 as_sqs_event=source.as_sqs_event,
-                # The capture function closes its browser when its poller stops.
-                on_exit=getattr(modules[source.function], "shutdown", None),
                 workers=source.workers,
             )
             for source in local_event_sources(config, self.resources)
         ]
         for poller in self.pollers:
             poller.start()
-        self.gateway = ApiGateway(
-            self.options.host,
-            self.options.api_port,
-            modules["api"].lambda_handler,
-            functions["api"].context,
-            spawn=self._api_environment,
-        )
+        self.gateway = ApiGateway(self.options.host, self.options.api_port, self.functions["api"].invoke)
         self.gateway.start()
 
-    def _api_environment(self) -> Any:
-        """Another execution environment of the API function: its module imported afresh (own resolver)."""
-        number = next(self._api_environments)
-        module = load_function(FUNCTIONS / "api" / "handler.py", f"shotwire_fn_api_{number}")
-        return module.lambda_handler
-
-    def _seed_dev_tenant(self) -> None:
+    def _seed_dev_tenant(self, config: StackConfig) -> None:
         from shotwire_core.adapters.dynamo import KeyTable
         from shotwire_core.models import TenantLimits
-        from shotwire_core.settings import get_settings
         from shotwire_core.tenants import create_tenant
 
         create_tenant(
-            KeyTable(get_settings().keys_table),
+            KeyTable(config.keys_table),
             "Local developer",
             # Room for load tests and benches on one machine; tenants made with the admin CLI get the defaults.
             TenantLimits(requests_per_second=1000, burst=2000, monthly_quota=10_000_000),
@@ -196,13 +209,30 @@ class LocalStack:
             api_key=self.options.api_key,
         )
 
+    def report(self) -> dict[str, Any]:
+        """What each function's environments did: cold starts, timeouts, the most /tmp one used."""
+        return {
+            key: {
+                "coldStarts": function.cold_starts,
+                "timeouts": function.timeouts,
+                "maxTmpBytes": function.max_tmp_bytes,
+                "sandboxed": function.spec.sandboxed,
+            }
+            for key, function in self.functions.items()
+        }
+
     def stop(self) -> None:
-        """Stop serving, let each poller finish its batch (the capture one closes Chromium), stop moto."""
+        """Stop serving, let each poller finish its batch, close the functions (Chromium with them), stop moto."""
         if self.gateway is not None:
             self.gateway.stop()
         for poller in self.pollers:
             poller.stop()
         for poller in self.pollers:
             poller.join(timeout=60)
+        report_path = os.environ.get("SHOTWIRE_LOCAL_REPORT")
+        if report_path and self.functions:
+            Path(report_path).write_text(json.dumps(self.report(), indent=2), encoding="utf-8")
+        for function in self.functions.values():
+            function.close()
         if self.moto is not None:
             self.moto.stop()

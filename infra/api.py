@@ -123,6 +123,7 @@ class Api(Construct):
                 timeout_seconds=config.api_timeout_seconds,
                 environment=settings_environment(
                     config,
+                    function="api",
                     images_bucket=storage.bucket.bucket_name,
                     queue_urls={
                         "SHOTWIRE_CAPTURE_QUEUE_URL": capture_queue.queue_url,

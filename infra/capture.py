@@ -88,7 +88,13 @@ class CaptureWorker(Construct):
                 timeout_seconds=config.capture_timeout_seconds,
                 # Given egress (egress_capture_in_vpc), pages are fetched from the static IPs too (infra/egress.py).
                 vpc_placement=egress.function_placement() if egress else None,
-                environment=settings_environment(config, images_bucket=storage.bucket.bucket_name),
+                environment=settings_environment(
+                    config,
+                    function="capture",
+                    images_bucket=storage.bucket.bucket_name,
+                    # A failed capture's redelivery is shortened on this queue (ChangeMessageVisibility).
+                    queue_urls={"SHOTWIRE_CAPTURE_QUEUE_URL": self.queue.queue_url},
+                ),
             ),
         )
         self.function.add_event_source(

@@ -86,6 +86,7 @@ class WebhookDelivery(Construct):
                 vpc_placement=egress.function_placement() if egress else None,
                 environment=settings_environment(
                     config,
+                    function="dispatcher",
                     images_bucket=storage.bucket.bucket_name,
                     queue_urls={
                         "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": self.retry_queue.queue_url,

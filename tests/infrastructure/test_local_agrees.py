@@ -23,9 +23,10 @@ import pytest
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
+from devstack.image import image_environment
 from devstack.options import ACCOUNT, REGION, DevOptions
 from devstack.resources import LocalResources, provision
-from devstack.stack import handler_environment, local_event_sources, local_functions
+from devstack.stack import function_specs, handler_environments, local_event_sources
 from shotwire_core.config import StackConfig
 
 Properties = dict[str, Any]
@@ -279,15 +280,13 @@ def test_queues_agree_on_names_timeouts_retention_delay_and_redrive(
 
 def test_local_functions_have_the_deployed_memory_and_timeout(template: Template, config: StackConfig) -> None:
     deployed = functions_by_service(template)
-    local = local_functions(config)
-    assert set(local) == set(deployed)
+    specs = function_specs(config, {key: {} for key in deployed}, sandboxed=False)
+    assert set(specs) == set(deployed)
     for service, props in deployed.items():
-        assert (local[service].memory_mb, local[service].timeout_seconds) == (
+        assert (specs[service].memory_mb, specs[service].timeout_seconds) == (
             props["MemorySize"],
             props["Timeout"],
         ), service
-        context = local[service].context()  # what a handler's Powertools reads
-        assert (context.memory_limit_in_mb, context.timeout_seconds) == (props["MemorySize"], props["Timeout"])
 
 
 def test_queue_pollers_mirror_the_event_source_mappings(template: Template, config: StackConfig, local: Local) -> None:
@@ -346,20 +345,28 @@ def test_event_bus_and_outcome_rule_agree(template: Template, config: StackConfi
     assert local_redrive(tap_attributes) == (on_failure, 1 + invoke["MaximumRetryAttempts"])
 
 
-def test_handlers_get_the_deployed_function_environment(
+def test_each_handler_gets_exactly_its_deployed_function_environment(
     template: Template, config: StackConfig, local: Local, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Function by function, the same variable names as the template, and the same values (resource names
+    pointing at moto's copies). A variable the template does not give a function is not given locally, so
+    a handler that reads one fails locally too (as the capture function's missing queue URL once did not)."""
     # `make dev` lets exported SHOTWIRE_* tunables win; none are exported here, so the config's values stand.
     for name in [n for n in os.environ if n.startswith("SHOTWIRE_")]:
         monkeypatch.delenv(name)
     options = DevOptions.from_env()  # make dev's defaults
-    env = handler_environment(options, local.resources, config)
+    environments = handler_environments(options, local.resources, config)
     queues = resources_of(template, "AWS::SQS::Queue")
-    deployed_names: set[str] = set()
+    deployed_functions = functions_by_service(template)
+    assert set(environments) == set(deployed_functions)
 
-    for service, props in functions_by_service(template).items():
-        variables = {k: v for k, v in props["Environment"]["Variables"].items() if k.startswith("SHOTWIRE_")}
-        deployed_names |= set(variables)
+    for service, props in deployed_functions.items():
+        variables = props["Environment"]["Variables"]
+        env = environments[service]
+        # The capture function also gets its image's ENV (the Dockerfile's, read by devstack.image) and the
+        # Chromium `make dev` found (the image's Playwright finds its own).
+        local_only = set(image_environment()) | {"SHOTWIRE_CHROMIUM_PATH"} if service == "capture" else set()
+        assert set(env) - local_only == set(variables), service
         for name, value in variables.items():
             if name == "SHOTWIRE_ALLOW_PRIVATE_NETWORKS":
                 # Deliberate: `make dev` reaches loopback sites and the local receiver (SHOTWIRE_ALLOW_PRIVATE_
@@ -374,11 +381,16 @@ def test_handlers_get_the_deployed_function_environment(
                 # (another deploy-time value fails here until the local stack's stand-in is decided)
                 assert env[name] == value, (service, name)
 
-    # Locally one process hosts every handler, so it gets the union; the image-only variables come from
-    # the developer's machine (SHOTWIRE_CHROMIUM_PATH: the Chromium `make dev` found).
-    local_names = {name for name in env if name.startswith("SHOTWIRE_")}
-    assert deployed_names <= local_names
-    assert local_names - deployed_names <= {"SHOTWIRE_CHROMIUM_PATH"}
+    # The capture function shortens a failed job's redelivery on its own queue: it must have the URL.
+    assert "SHOTWIRE_CAPTURE_QUEUE_URL" in deployed_functions["capture"]["Environment"]["Variables"]
+
+
+def test_the_capture_handler_gets_the_images_chromium_flags(config: StackConfig, local: Local) -> None:
+    environments = handler_environments(DevOptions.from_env(), local.resources, config)
+    flags = environments["capture"]["SHOTWIRE_CHROMIUM_ARGS"].split()
+    assert "--single-process" not in flags  # it kills Chromium at the second browser context
+    assert environments["capture"]["HOME"] == "/tmp"
+    assert "SHOTWIRE_CHROMIUM_ARGS" not in environments["api"]
 
 
 # --- S3 ----------------------------------------------------------------------------------------------

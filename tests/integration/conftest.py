@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from moto import mock_aws
 
 from devstack.gateway import ApiGateway
 from devstack.resources import LocalResources, provision
-from devstack.runtime import Handler, LocalContext, load_function
+from devstack.runtime import LocalContext, load_function
 from shotwire_core.adapters import aws
 from shotwire_core.adapters.dynamo import KeyTable
 from shotwire_core.config import load_stack_config
@@ -81,15 +83,16 @@ def api_module() -> ModuleType:
 
 
 @contextmanager
-def local_gateway(api_module: ModuleType, spawn: Callable[[], Handler] | None = None) -> Iterator[str]:
-    """The API function behind the local gateway on a free loopback port, as `make dev` serves it."""
-    gateway = ApiGateway(
-        "127.0.0.1",
-        0,
-        api_module.lambda_handler,
-        lambda: LocalContext(function_name="shotwire-api", timeout_seconds=29),
-        spawn=spawn,
-    )
+def local_gateway(api_module: ModuleType) -> Iterator[str]:
+    """The API function behind the local gateway on a free loopback port. In-process (moto's mock_aws lives in
+    this process), one request at a time, as one execution environment serves them."""
+    one_at_a_time = threading.Lock()
+
+    def invoke(event: dict[str, Any]) -> Any:
+        with one_at_a_time:
+            return api_module.lambda_handler(event, LocalContext(function_name="shotwire-api", timeout_seconds=29))
+
+    gateway = ApiGateway("127.0.0.1", 0, invoke)
     gateway.start()
     try:
         yield f"http://127.0.0.1:{gateway.port}"

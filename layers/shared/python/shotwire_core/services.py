@@ -68,9 +68,9 @@ def get_services() -> Services:
         keys=KeyTable(settings.keys_table),
         hosts=HostTable(settings.jobs_table),
         images=ImageStore(settings.images_bucket),
-        capture_queue=Queue(settings.capture_queue_url),
-        webhook_retry_queue=Queue(settings.webhook_retry_queue_url),
-        webhook_dlq=Queue(settings.webhook_dlq_url),
+        capture_queue=Queue(settings.capture_queue_url, "SHOTWIRE_CAPTURE_QUEUE_URL"),
+        webhook_retry_queue=Queue(settings.webhook_retry_queue_url, "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL"),
+        webhook_dlq=Queue(settings.webhook_dlq_url, "SHOTWIRE_WEBHOOK_DLQ_URL"),
         bus=EventBus(settings.event_bus_name),
         idempotency_store=DynamoDBPersistenceLayer(
             table_name=settings.idempotency_table, boto3_client=client("dynamodb")

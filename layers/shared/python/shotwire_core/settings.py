@@ -205,6 +205,80 @@ def function_environment(
     return env
 
 
+# The functions of the stack, by their directory under functions/, and the queue URLs each one is given:
+# exactly the queues its code sends to or changes. The template and the local stack both build each
+# function's environment from this (function_environments), so a URL missing in AWS is missing locally too.
+FUNCTION_QUEUE_URLS: dict[str, tuple[str, ...]] = {
+    # Queues new jobs; `redeliver` queues a new delivery's first attempt on the retry queue.
+    "api": ("SHOTWIRE_CAPTURE_QUEUE_URL", "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL"),
+    # Shortens a failed capture's redelivery (ChangeMessageVisibility) from 45 minutes to 30 s / 60 s.
+    "capture": ("SHOTWIRE_CAPTURE_QUEUE_URL",),
+    # Schedules retries and parks what it cannot deliver.
+    "dispatcher": ("SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL", "SHOTWIRE_WEBHOOK_DLQ_URL"),
+}
+FUNCTIONS = tuple(FUNCTION_QUEUE_URLS)
+# Only the API publishes the static egress IPs (GET /v1/meta/egress-ips).
+EGRESS_IPS_FUNCTIONS = frozenset({"api"})
+SERVICE_PREFIX = "shotwire"
+METRICS_NAMESPACE = "Shotwire"
+
+
+def powertools_environment(function: str) -> dict[str, str]:
+    """Each function logs, traces and counts under its own service name."""
+    return {
+        "POWERTOOLS_SERVICE_NAME": f"{SERVICE_PREFIX}-{function}",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+
+
+def environment_of(
+    function: str,
+    config: StackConfig,
+    *,
+    images_bucket: str,
+    allow_private_networks: bool,
+    queue_urls: Mapping[str, str],
+    egress_ips: str,
+) -> dict[str, str]:
+    """One function's environment: the SHOTWIRE_* settings and its Powertools names.
+
+    `queue_urls` holds queue URLs by variable name (CDK tokens at synth, moto's URLs locally); the function
+    gets exactly its FUNCTION_QUEUE_URLS. A name it needs and `queue_urls` lacks is a KeyError here, at
+    synth or when `make dev` starts, not an empty URL at run time."""
+    return {
+        **function_environment(
+            config,
+            images_bucket=images_bucket,
+            allow_private_networks=allow_private_networks,
+            queue_urls={name: queue_urls[name] for name in FUNCTION_QUEUE_URLS[function]},
+            egress_ips=egress_ips if function in EGRESS_IPS_FUNCTIONS else None,
+        ),
+        **powertools_environment(function),
+    }
+
+
+def function_environments(
+    config: StackConfig,
+    *,
+    images_bucket: str,
+    allow_private_networks: bool,
+    queue_urls: Mapping[str, str],
+    egress_ips: str,
+) -> dict[str, dict[str, str]]:
+    """Every function's environment, by function (see environment_of)."""
+    return {
+        function: environment_of(
+            function,
+            config,
+            images_bucket=images_bucket,
+            allow_private_networks=allow_private_networks,
+            queue_urls=queue_urls,
+            egress_ips=egress_ips,
+        )
+        for function in FUNCTIONS
+    }
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings for this process, validated once (at cold start in Lambda)."""

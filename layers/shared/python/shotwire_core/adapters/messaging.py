@@ -11,8 +11,18 @@ from shotwire_core.config import EVENT_SOURCE
 
 
 class Queue:
-    def __init__(self, url: str) -> None:
-        self.url = url
+    """An SQS queue by URL. `variable` names the setting the URL came from: a function whose template gives
+    it no such URL fails on first use with that name, instead of calling SQS with an empty URL."""
+
+    def __init__(self, url: str, variable: str = "the queue URL") -> None:
+        self._url = url
+        self._variable = variable
+
+    @property
+    def url(self) -> str:
+        if not self._url:
+            raise RuntimeError(f"{self._variable} is not set: this function's template gives it no such queue")
+        return self._url
 
     def send(self, body: dict[str, Any], delay_seconds: int = 0) -> None:
         client("sqs").send_message(
