@@ -1,0 +1,254 @@
+"""The local runtime keeps Lambda's rules: a function's own environment and nothing else, its timeout
+enforced by stopping the environment (and what it started), SQS messages of a stopped invocation coming
+back after the visibility timeout, and the Lambda-like sandbox.
+
+The functions here are small handler files of the tests' own, run by the same devstack.lambdas code that
+runs functions/*/handler.py in `make dev`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from devstack.lambdas import ROOT, FunctionSpec, InvocationError, InvocationTimeout, LocalFunction, lambda_variables
+from devstack.runtime import QueuePoller
+from devstack.sandbox import LAMBDA_UID, sandbox_unavailable
+
+PROBE = """
+import json, os, subprocess, time
+
+def lambda_handler(event, context):
+    if event.get("sleep"):
+        child = subprocess.Popen(["sleep", "300"])  # what a capture's Chromium is: a child that outlives a kill
+        open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "child.pid"), "w").write(str(child.pid))
+        time.sleep(event["sleep"])
+    if event.get("fail"):
+        raise ValueError("told to fail")
+    writable = {}
+    for place in ("/tmp", os.getcwd(), "/usr", os.path.expanduser("~") if os.environ.get("HOME") else "/"):
+        try:
+            with open(os.path.join(place, ".probe"), "w") as handle:
+                handle.write("x")
+            os.remove(os.path.join(place, ".probe"))
+            writable[place] = True
+        except OSError:
+            writable[place] = False
+    return {
+        "environ": dict(os.environ),
+        "uid": os.getuid(),
+        "shm": os.listdir("/dev/shm") if os.path.isdir("/dev/shm") else None,
+        "writable": writable,
+        "remainingMs": context.get_remaining_time_in_millis(),
+        "pid": os.getpid(),
+    }
+"""
+
+
+@pytest.fixture
+def probe_file() -> Iterator[Path]:
+    # Not under /tmp: inside the sandbox /tmp is the environment's own, and the code lives outside it.
+    (ROOT / "build").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="probe-", dir=ROOT / "build"))
+    path = folder / "handler.py"
+    path.write_text(PROBE, encoding="utf-8")
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def local_function(handler: Path, *, timeout: int = 10, sandboxed: bool = False) -> LocalFunction:
+    spec = FunctionSpec(
+        key="probe",
+        name="shotwire-probe",
+        memory_mb=256,
+        timeout_seconds=timeout,
+        environment={"SHOTWIRE_JOBS_TABLE": "jobs", "POWERTOOLS_SERVICE_NAME": "shotwire-probe"},
+        max_environments=2,
+        sandboxed=sandboxed,
+        handler=handler,
+    )
+    return LocalFunction(spec, {**lambda_variables(spec, "us-east-1"), **spec.environment})
+
+
+@pytest.fixture
+def probe(probe_file: Path) -> Iterator[LocalFunction]:
+    function = local_function(probe_file, timeout=3)
+    yield function
+    function.close()
+
+
+def test_a_function_sees_its_own_variables_and_not_the_callers(
+    probe: LocalFunction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOTWIRE_CAPTURE_QUEUE_URL", "http://leaked")  # in the stack's process, not the function's
+    answer = probe.invoke({})
+    environ = answer["environ"]
+    assert environ["SHOTWIRE_JOBS_TABLE"] == "jobs"
+    assert environ["AWS_LAMBDA_FUNCTION_NAME"] == "shotwire-probe"
+    assert "SHOTWIRE_CAPTURE_QUEUE_URL" not in environ
+    assert not {name for name in environ if name.startswith("SHOTWIRE_")} - {"SHOTWIRE_JOBS_TABLE"}
+    assert 0 < answer["remainingMs"] <= 3000
+
+
+def test_an_error_is_the_functions_error_and_the_environment_stays_warm(probe: LocalFunction) -> None:
+    first = probe.invoke({})["pid"]
+    with pytest.raises(InvocationError) as raised:
+        probe.invoke({"fail": True})
+    assert (raised.value.error_type, raised.value.message) == ("ValueError", "told to fail")
+    assert probe.invoke({})["pid"] == first
+    assert probe.cold_starts == 1
+
+
+def test_an_invocation_past_the_timeout_is_stopped_with_everything_it_started(probe: LocalFunction) -> None:
+    warm_pid = probe.invoke({})["pid"]
+    started = time.monotonic()
+    with pytest.raises(InvocationTimeout) as raised:
+        probe.invoke({"sleep": 60})
+    assert time.monotonic() - started < 30  # stopped at the 3 s timeout, not after the handler's 60 s
+    assert raised.value.message == "Task timed out after 3.00 seconds"
+    assert probe.timeouts == 1
+    # The environment is gone, and so is the process it started; the next invocation is a cold start.
+    with pytest.raises(ProcessLookupError):
+        os.kill(warm_pid, 0)
+    answer = probe.invoke({})
+    assert answer["pid"] != warm_pid
+    assert probe.cold_starts == 2
+
+
+def test_the_child_a_timed_out_invocation_started_is_killed_too(probe_file: Path, tmp_path: Path) -> None:
+    function = local_function(probe_file, timeout=2)
+    try:
+        tmp = None
+        function.warm()
+        environment = function._idle[0]
+        tmp = environment.tmp
+        with pytest.raises(InvocationTimeout):
+            function.invoke({"sleep": 60})
+    finally:
+        function.close()
+    # The pid file was written in the environment's /tmp, which is removed with it; the child's pid was
+    # in the killed process group: nothing named `sleep 300` from that group survives.
+    assert tmp is not None and not tmp.exists()
+    survivors = [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and _cmdline(pid) == "sleep 300" and _ppid(pid) == environment.process.pid
+    ]
+    assert survivors == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _ppid(pid: str) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+# --- an SQS event source whose invocation times out ----------------------------------------------------
+
+ONCE_TOO_SLOW = """
+import json, os, time
+
+def lambda_handler(event, context):
+    marker = os.environ["MARKER"]
+    for record in event["Records"]:
+        if not os.path.exists(marker):
+            open(marker, "w").write(record["messageId"])
+            time.sleep(60)  # the first delivery outlives the function's timeout
+    return {"batchItemFailures": []}
+"""
+
+
+def test_messages_of_a_timed_out_invocation_come_back_after_the_visibility_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = tmp_path / "slow" / "handler.py"
+    handler.parent.mkdir()
+    handler.write_text(ONCE_TOO_SLOW, encoding="utf-8")
+    marker = tmp_path / "first-delivery"
+    spec = FunctionSpec(
+        key="slow", name="shotwire-slow", memory_mb=128, timeout_seconds=2, environment={}, handler=handler
+    )
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="slow", Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1}))
+        function = LocalFunction(spec, {**lambda_variables(spec, "us-east-1"), "MARKER": str(marker)})
+        poller = QueuePoller("slow", url, "arn:aws:sqs:us-east-1:123456789012:slow", function.invoke,
+                             batch_size=10, region="us-east-1")  # fmt: skip
+        poller.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and _visible_or_in_flight(sqs, url):
+                time.sleep(0.5)
+        finally:
+            poller.stop()
+            poller.join(timeout=10)
+            function.close()
+        # Handled on the second delivery, after the first invocation was stopped at its 2 s timeout.
+        assert not _visible_or_in_flight(sqs, url)
+        assert marker.exists()
+        assert function.timeouts == 1
+        assert poller.invocations == 2
+
+
+def _visible_or_in_flight(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+# --- the Lambda-like sandbox ------------------------------------------------------------------------------
+
+sandbox_reason = sandbox_unavailable()
+
+
+@pytest.mark.skipif(sandbox_reason is not None, reason=f"no Lambda-like sandbox here: {sandbox_reason}")
+def test_the_sandbox_has_lambdas_limits(probe_file: Path) -> None:
+    function = local_function(probe_file, sandboxed=True)
+    try:
+        answer = function.invoke({})
+    finally:
+        function.close()
+    assert answer["uid"] == LAMBDA_UID
+    assert answer["shm"] == []  # empty, and read-only
+    assert answer["writable"]["/tmp"] is True
+    assert answer["writable"][os.getcwd()] is False  # the code's directory, like /var/task
+    assert answer["writable"]["/usr"] is False
+    assert "TMPDIR" not in answer["environ"]  # /tmp itself is the environment's own
+
+
+def test_environments_run_side_by_side_up_to_the_limit(probe_file: Path) -> None:
+    function = local_function(probe_file)
+    pids: list[int] = []
+    try:
+        threads = [threading.Thread(target=lambda: pids.append(function.invoke({})["pid"])) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        function.close()
+    assert len(pids) == 4
+    assert len(set(pids)) <= 2  # max_environments
