@@ -13,6 +13,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from devstack.gateway import ApiGateway
+from devstack.fonts import fontconfig_environment
 from devstack.image import image_environment
 from devstack.lambdas import FunctionSpec, LocalFunction, lambda_variables
 from devstack.options import ACCOUNT, DEV_TENANT_ID, REGION, DevOptions
@@ -162,6 +163,9 @@ class LocalStack:
         config = load_stack_config()
         self.resources = provision(config, REGION, ACCOUNT)
         environments = handler_environments(self.options, self.resources, config)
+        # The capture image's fonts (outline emoji stripped, devstack/fonts.py), prepared here: the sandboxed
+        # environments cannot write the font cache.
+        environments["capture"].update(fontconfig_environment())
         self._seed_dev_tenant(config)
 
         specs = function_specs(config, environments, sandboxed=self.options.sandbox)
