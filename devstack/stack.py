@@ -12,8 +12,8 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from devstack.gateway import ApiGateway
 from devstack.fonts import fontconfig_environment
+from devstack.gateway import ApiGateway
 from devstack.image import image_environment
 from devstack.lambdas import FunctionSpec, LocalFunction, lambda_variables
 from devstack.options import ACCOUNT, DEV_TENANT_ID, REGION, DevOptions
