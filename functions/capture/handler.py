@@ -6,6 +6,7 @@ The records of a batch run concurrently, each on a worker thread, all rendering 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
@@ -15,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shotwire_core.adapters.browser import BrowserEngine, CaptureError
 from shotwire_core.capture import abandon_capture, run_capture
+from shotwire_core.config import CAPTURE_INVOCATION_MARGIN_SECONDS
 from shotwire_core.models import CaptureMessage, ErrorCode
 from shotwire_core.observability import correlate, logger, metrics, tracer
 from shotwire_core.services import get_services
@@ -23,6 +25,11 @@ from shotwire_core.settings import get_settings
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 # A failed capture is tried again after 30 s, then 60 s (capture_max_receive_count 3 tries in all).
 RETRY_BACKOFF_SECONDS = 30
+# Captures give up this long before Lambda stops the invocation, to leave time for what follows them:
+# recording each outcome (DynamoDB), announcing it (EventBridge) and shortening its redelivery (SQS), a call
+# or two each with the SDK's retries. A capture still running when Lambda stops the invocation leaves its
+# job without an outcome and its owner without a webhook, and takes the batch's other records with it.
+INVOCATION_MARGIN_SECONDS = CAPTURE_INVOCATION_MARGIN_SECONDS
 
 # One browser per execution environment, launched on first use and reused while the Lambda stays warm.
 engine = BrowserEngine(
@@ -30,7 +37,7 @@ engine = BrowserEngine(
 )
 
 
-def process_record(record: SQSRecord) -> None:
+def process_record(record: SQSRecord, not_after: float | None = None) -> None:
     services = get_services()
     settings = services.settings
     message = CaptureMessage.model_validate_json(record.body)
@@ -44,6 +51,7 @@ def process_record(record: SQSRecord) -> None:
             bus=services.bus,
             allow_private=settings.allow_private_networks,
             allowed_hosts=settings.allowed_hosts,
+            not_after=not_after,
         )
     except Exception as error:
         receives = int(record.attributes.approximate_receive_count)
@@ -65,8 +73,12 @@ def process_record(record: SQSRecord) -> None:
         abandon_capture(message, reason, code, jobs=services.jobs, bus=services.bus)
 
 
-async def record_handler(record: SQSRecord) -> None:
-    await asyncio.to_thread(process_record, record)
+async def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    not_after = None
+    if lambda_context is not None:
+        remaining = lambda_context.get_remaining_time_in_millis() / 1000
+        not_after = time.monotonic() + remaining - INVOCATION_MARGIN_SECONDS
+    await asyncio.to_thread(process_record, record, not_after)
 
 
 @logger.inject_lambda_context

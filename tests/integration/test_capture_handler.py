@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from devstack.runtime import LocalContext, load_function
-from shotwire_core.models import JobStatus, ScreenshotRequest
+from shotwire_core.adapters.browser import BrowserEngine
+from shotwire_core.models import ErrorCode, JobStatus, ScreenshotRequest
 from shotwire_core.services import get_services
 from tests.integration.conftest import Aws
-from tests.support import PageServer
+from tests.integration.test_browser_deadlines import freezing_chromium
+from tests.support import PageServer, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,11 +39,16 @@ def page() -> Iterator[str]:
 
 
 def _sqs_event(tenant_id: str, job_id: str, receive_count: int) -> dict[str, object]:
+    return _sqs_batch(tenant_id, [(job_id, receive_count)])
+
+
+def _sqs_batch(tenant_id: str, jobs: list[tuple[str, int]]) -> dict[str, Any]:
+    """One record per (job id, receive count), message ids m-1, m-2..."""
     return {
         "Records": [
             {
-                "messageId": "m-1",
-                "receiptHandle": "r-1",
+                "messageId": f"m-{n}",
+                "receiptHandle": f"r-{n}",
                 "body": json.dumps({"tenantId": tenant_id, "jobId": job_id}),
                 "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "0"},
                 "messageAttributes": {},
@@ -48,17 +57,18 @@ def _sqs_event(tenant_id: str, job_id: str, receive_count: int) -> dict[str, obj
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:shotwire-capture",
                 "awsRegion": "us-east-1",
             }
+            for n, (job_id, receive_count) in enumerate(jobs, start=1)
         ]
     }
 
 
-def _submit(url: str) -> str:
+def _submit(url: str, **request: Any) -> str:
     from shotwire_core.jobs import SubmissionRules, submit_screenshot
 
     services = get_services()
     job = submit_screenshot(
         "tenant-a",
-        ScreenshotRequest.model_validate({"url": url}),
+        ScreenshotRequest.model_validate({"url": url, **request}),
         jobs=services.jobs,
         capture_queue=services.capture_queue,
         rules=SubmissionRules(allow_private=True, retention_days=7),
@@ -125,3 +135,62 @@ def test_a_failed_capture_comes_back_after_a_short_backoff_not_the_visibility_ti
     # ...and back long before the queue's own visibility timeout (6 x the function's).
     assert [json.loads(m["Body"])["jobId"] for m in again] == [job_id]
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("timeout_seconds", "code"),
+    [
+        # Time for each job to be tried in two browsers, each found hung and killed.
+        (60, ErrorCode.BROWSER_CRASH),
+        # Not enough for a 10 s page once the margin for recording outcomes is kept: cut short, retried.
+        (30, ErrorCode.INTERNAL_ERROR),
+    ],
+)
+def test_a_batch_whose_browser_always_hangs_ends_within_the_invocation(
+    aws_stack: Aws,
+    capture_module: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    timeout_seconds: int,
+    code: ErrorCode,
+) -> None:
+    """Every browser freezes 3 s after it starts, under pages that never answer. The invocation still
+    returns before Lambda would stop it, every job accounted for: failed (and announced) on its last
+    delivery, handed back to SQS as a batch item failure otherwise."""
+
+    class Silent(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(60)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    engine = BrowserEngine(freezing_chromium(tmp_path, 3), concurrency=4)
+    monkeypatch.setattr(capture_module, "engine", engine)
+    try:
+        with serving(Silent) as server:
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            last, first, second = (_submit(f"{url}?n={n}", timeoutMs=10_000) for n in range(3))
+            event = _sqs_batch("tenant-a", [(last, 3), (first, 1), (second, 1)])
+            started = time.monotonic()
+            context = LocalContext("shotwire-capture", timeout_seconds=timeout_seconds)
+            result = capture_module.lambda_handler(event, context)
+            elapsed = time.monotonic() - started
+    finally:
+        engine.close()
+
+    assert elapsed < timeout_seconds, f"the invocation would have been stopped ({elapsed:.0f} s)"
+    assert sorted(item["itemIdentifier"] for item in result["batchItemFailures"]) == ["m-2", "m-3"]
+    jobs = get_services().jobs
+    failed = jobs.get("tenant-a", last)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.error_code is code, failed.error
+    assert failed.error is not None and failed.error.endswith("(after 3 attempts)")
+    for job_id in (first, second):
+        retried = jobs.get("tenant-a", job_id)
+        assert retried is not None and retried.status is JobStatus.PROCESSING
+    tap = boto3.client("sqs", region_name="us-east-1").receive_message(
+        QueueUrl=aws_stack.resources.outcome_tap_url, MaxNumberOfMessages=10
+    )
+    announced = [json.loads(message["Body"]) for message in tap.get("Messages", [])]
+    assert [(event["detail-type"], event["detail"]["jobId"]) for event in announced] == [("Screenshot Failed", last)]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shotwire_core.adapters.browser import CaptureResult, DestinationGuard
 from shotwire_core.errors import StaleJobError
-from shotwire_core.models import ErrorCode, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
+from shotwire_core.models import CaptureOptions, ErrorCode, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
 
 
 @dataclass
@@ -97,3 +98,23 @@ class FakeImages:
 
     def download_url(self, key: str, ttl_seconds: int) -> str:
         return f"https://images.test/{key}?ttl={ttl_seconds}"
+
+
+@dataclass
+class FakeCapturer:
+    """Answers every capture with a small JPEG, or raises `error`; remembers each call's deadline."""
+
+    error: Exception | None = None
+    deadlines: list[float | None] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return len(self.deadlines)
+
+    def capture(
+        self, options: CaptureOptions, *, guard: DestinationGuard | None, not_after: float | None = None
+    ) -> CaptureResult:
+        self.deadlines.append(not_after)
+        if self.error:
+            raise self.error
+        return CaptureResult(b"\xff\xd8jpeg", options.width, 1234, options.url, 200, "Example")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from shotwire_core.adapters.browser import CaptureError, CaptureResult, DestinationGuard
+from shotwire_core.adapters.browser import OUT_OF_TIME, CaptureError
 from shotwire_core.capture import abandon_capture, run_capture
 from shotwire_core.config import DETAIL_TYPE_COMPLETED, DETAIL_TYPE_FAILED
 from shotwire_core.models import CaptureMessage, CaptureOptions, ErrorCode, Job, JobStatus
-from tests.unit.fakes import FakeBus, FakeImages, FakeJobs
+from tests.unit.fakes import FakeBus, FakeCapturer, FakeImages, FakeJobs
 
 MESSAGE = CaptureMessage(tenant_id="t1", job_id="job_1")
 
@@ -24,19 +26,13 @@ def _queued() -> Job:
     )
 
 
-class Capturer:
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
-        self.calls = 0
-
-    def capture(self, options: CaptureOptions, *, guard: DestinationGuard | None) -> CaptureResult:
-        self.calls += 1
-        if self.error:
-            raise self.error
-        return CaptureResult(b"\xff\xd8jpeg", options.width, 1234, options.url, 200, "Example")
-
-
-def _run(jobs: FakeJobs, capturer: Capturer, bus: FakeBus, images: FakeImages | None = None) -> Job | None:
+def _run(
+    jobs: FakeJobs,
+    capturer: FakeCapturer,
+    bus: FakeBus,
+    images: FakeImages | None = None,
+    not_after: float | None = None,
+) -> Job | None:
     return run_capture(
         MESSAGE,
         jobs=jobs,
@@ -44,13 +40,14 @@ def _run(jobs: FakeJobs, capturer: Capturer, bus: FakeBus, images: FakeImages | 
         images=images or FakeImages(),
         bus=bus,
         allow_private=False,
+        not_after=not_after,
     )
 
 
 def test_success_stores_the_image_and_announces_it() -> None:
     jobs, bus, images = FakeJobs(), FakeBus(), FakeImages()
     jobs.create(_queued())
-    job = _run(jobs, Capturer(), bus, images)
+    job = _run(jobs, FakeCapturer(), bus, images)
     assert job is not None and job.status is JobStatus.COMPLETED
     assert images.stored == {"t1/job_1.jpg": b"\xff\xd8jpeg"}
     ((detail_type, detail),) = bus.published
@@ -70,7 +67,7 @@ def test_page_failure_fails_the_job_without_raising() -> None:
     jobs, bus = FakeJobs(), FakeBus()
     jobs.create(_queued())
     error = CaptureError(ErrorCode.DNS_ERROR, "could not resolve the host of https://example.com")
-    job = _run(jobs, Capturer(error), bus)
+    job = _run(jobs, FakeCapturer(error), bus)
     assert job is not None and job.status is JobStatus.FAILED and job.error == error.message
     assert job.error_code is ErrorCode.DNS_ERROR
     assert bus.published[0][0] == DETAIL_TYPE_FAILED
@@ -81,14 +78,14 @@ def test_transient_failure_raises_for_a_retry() -> None:
     jobs, bus = FakeJobs(), FakeBus()
     jobs.create(_queued())
     with pytest.raises(CaptureError):
-        _run(jobs, Capturer(CaptureError(ErrorCode.BROWSER_CRASH, "crashed")), bus)
+        _run(jobs, FakeCapturer(CaptureError(ErrorCode.BROWSER_CRASH, "crashed")), bus)
     job = jobs.get("t1", "job_1")
     assert job is not None and job.status is JobStatus.PROCESSING and bus.published == []
 
 
 def test_redelivered_message_for_a_finished_job_reannounces_instead_of_recapturing() -> None:
     # The previous run stored the outcome and died before publishing it.
-    jobs, bus, capturer = FakeJobs(), FakeBus(), Capturer()
+    jobs, bus, capturer = FakeJobs(), FakeBus(), FakeCapturer()
     jobs.create(_queued())
     _run(jobs, capturer, FakeBus())
     _run(jobs, capturer, bus)
@@ -104,3 +101,32 @@ def test_abandoning_a_job_fails_it_and_announces_it() -> None:
     )
     assert job is not None and job.status is JobStatus.FAILED
     assert bus.published[0][1]["error"] == "internal error: capture failed 3 times"
+
+
+def test_the_invocation_deadline_reaches_the_capturer() -> None:
+    jobs, capturer = FakeJobs(), FakeCapturer()
+    jobs.create(_queued())
+    not_after = time.monotonic() + 30
+    _run(jobs, capturer, FakeBus(), not_after=not_after)
+    assert capturer.deadlines == [not_after]
+
+
+def test_a_capture_cut_short_by_the_invocation_is_retried_not_failed() -> None:
+    # Given a capture the engine ended because the invocation ran out of time (not the page's fault)
+    jobs, bus = FakeJobs(), FakeBus()
+    jobs.create(_queued())
+    error = CaptureError(ErrorCode.INTERNAL_ERROR, OUT_OF_TIME)
+    # When it is run, Then it raises for SQS to deliver it again, and the job waits for that
+    with pytest.raises(CaptureError):
+        _run(jobs, FakeCapturer(error), bus, not_after=time.monotonic() + 1)
+    job = jobs.get("t1", "job_1")
+    assert job is not None and job.status is JobStatus.PROCESSING and bus.published == []
+
+
+def test_options_the_browser_refuses_fail_the_job_for_good() -> None:
+    jobs, bus = FakeJobs(), FakeBus()
+    jobs.create(_queued())
+    error = CaptureError(ErrorCode.INVALID_OPTIONS, "cookies: Invalid cookie fields")
+    job = _run(jobs, FakeCapturer(error), bus)
+    assert job is not None and job.status is JobStatus.FAILED and job.error_code is ErrorCode.INVALID_OPTIONS
+    assert bus.published[0][1]["error"] == "cookies: Invalid cookie fields"

@@ -21,7 +21,12 @@ class JobUpdater(Protocol):
 
 
 class Capturer(Protocol):
-    def capture(self, options: CaptureOptions, *, guard: DestinationGuard | None) -> CaptureResult: ...
+    """Captures a page, answering by `not_after` (a time.monotonic() instant; None: no deadline). A capture
+    it had to cut short raises a transient CaptureError: the job is tried again rather than failed."""
+
+    def capture(
+        self, options: CaptureOptions, *, guard: DestinationGuard | None, not_after: float | None = None
+    ) -> CaptureResult: ...
 
 
 class ImageWriter(Protocol):
@@ -77,8 +82,12 @@ def run_capture(
     bus: EventPublisher,
     allow_private: bool,
     allowed_hosts: frozenset[str] = frozenset(),
+    not_after: float | None = None,
 ) -> Job | None:
     """Capture one job. Permanent failures end the job as `failed`; transient ones raise for an SQS retry.
+
+    `not_after` (a time.monotonic() instant) is when the capture must have given up, leaving the caller the
+    time to record and announce the outcome.
 
     A job that is already finished is announced again instead of captured again: the message was
     redelivered, possibly because the previous run died between storing the outcome and publishing it.
@@ -93,7 +102,8 @@ def run_capture(
 
     job = jobs.mark_processing(job.tenant_id, job.job_id, now_iso())
     try:
-        result = capturer.capture(job.options, guard=destination_guard(allow_private, allowed_hosts))
+        guard = destination_guard(allow_private, allowed_hosts)
+        result = capturer.capture(job.options, guard=guard, not_after=not_after)
     except CaptureError as error:
         if error.code.transient:
             raise  # SQS delivers the message again; the last delivery fails the job (abandon_capture)

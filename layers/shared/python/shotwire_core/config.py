@@ -22,10 +22,16 @@ DEFAULT_WEBHOOK_RETRY_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36
 SQS_MAX_DELAY_SECONDS = 900
 
 
-# The longest a single capture may run (timeoutMs, at most 120 s) and the grace before the browser running it
-# is declared hung and killed (shotwire_core.adapters.browser); a browser launch plus uploads.
+# The longest a single capture may run (timeoutMs, at most 120 s) and the grace past it before the render is
+# given up and its browser probed, killed if it no longer answers (shotwire_core.adapters.browser); a browser
+# launch plus uploads.
 CAPTURE_JOB_TIMEOUT_MAX_SECONDS = 120
 CAPTURE_HANG_GRACE_SECONDS = 20
+# Time the capture function keeps back at the end of an invocation to record and announce outcomes: no job
+# is started or kept running past it (functions/capture/handler.py).
+CAPTURE_INVOCATION_MARGIN_SECONDS = 15
+# Time a job keeps back at its own end to close its browser context (adapters/browser.py).
+CAPTURE_CLEANUP_SECONDS = 7
 CAPTURE_LAUNCH_SECONDS = 30
 # Lambda's longest timeout: the capture function's may not exceed it, so neither may a batch's worst case.
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
@@ -42,7 +48,7 @@ class StackConfig(BaseModel):
     capture_memory_mb: int = 2048
     # Long enough for the worst batch: see capture_batch_worst_case_seconds. Lambda bills the time used,
     # not the timeout, so the headroom costs nothing unless pages really hang.
-    capture_timeout_seconds: int = 450
+    capture_timeout_seconds: int = 480
     # A batch's records render concurrently in one warm browser (a context each).
     capture_batch_size: int = Field(default=10, ge=1, le=10)
     capture_concurrency: int = Field(default=4, ge=1, le=16)
@@ -120,7 +126,11 @@ class StackConfig(BaseModel):
         below this lets slow pages time out the whole invocation, failing every job in the batch with them,
         other tenants' included."""
         waves = -(-self.capture_batch_size // self.capture_concurrency)
-        return waves * (CAPTURE_JOB_TIMEOUT_MAX_SECONDS + CAPTURE_HANG_GRACE_SECONDS) + CAPTURE_LAUNCH_SECONDS
+        per_wave = CAPTURE_JOB_TIMEOUT_MAX_SECONDS + CAPTURE_HANG_GRACE_SECONDS
+        # The capture function stops starting work CAPTURE_INVOCATION_MARGIN_SECONDS before its end (to record
+        # and announce outcomes) and gives a job CAPTURE_CLEANUP_SECONDS to close its context.
+        reserve = CAPTURE_INVOCATION_MARGIN_SECONDS + CAPTURE_CLEANUP_SECONDS
+        return waves * per_wave + CAPTURE_LAUNCH_SECONDS + reserve
 
     @model_validator(mode="after")
     def _capture_timeout_covers_a_batch(self) -> StackConfig:

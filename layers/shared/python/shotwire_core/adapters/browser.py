@@ -5,6 +5,11 @@ gives each job its own context: no cookies, storage or cache cross from one tena
 The browser lives on an engine thread with its own event loop, so several jobs render at once in it
 while the callers (one thread per SQS record) stay ordinary synchronous code. A loop of its own also
 survives between invocations, which a per-invocation `asyncio.run` would not.
+
+No browser step waits without a deadline: the job's own budget, and the caller's `not_after` (what is left
+of the invocation). A browser that disconnects fails the steps in flight at once; one that stops answering
+is found by a probe when a step runs out of time, and killed. Either way its jobs are tried once more in a
+fresh browser. Options Chromium refuses (a cookie, a header, a user agent) fail their own job only.
 """
 
 from __future__ import annotations
@@ -13,22 +18,24 @@ import asyncio
 import concurrent.futures
 import contextlib
 import io
+import os
 import re
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from shotwire_core.adapters.egress_proxy import BLOCKED_HEADER, EgressProxy
 from shotwire_core.blocklists import cookie_banner_css, is_ad_host
-from shotwire_core.config import CAPTURE_HANG_GRACE_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS
+from shotwire_core.config import CAPTURE_CLEANUP_SECONDS, CAPTURE_HANG_GRACE_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS
 from shotwire_core.models import MAX_CAPTURE_HEIGHT, CaptureOptions, ErrorCode
 from shotwire_core.observability import logger
 
@@ -53,12 +60,25 @@ BASE_ARGS = (
 RENDER_RESERVE_MS = 3000
 # How long a full-page capture may spend scrolling to wake lazy content.
 SCROLL_BUDGET_MS = 5000
-# Only if the engine's own event loop stops answering (hung pages are caught inside it): no shorter than
-# any batch may take. StackConfig lets capture_batch_worst_case_seconds reach Lambda's longest timeout
-# (e.g. 10 jobs rendering 2 at once: 730 s), so that is the limit; locally, with no Lambda timeout, it is
-# what frees a stuck engine.
+# The longest a capture call may take when its caller gives no deadline (`not_after`): no shorter than any
+# batch may take. StackConfig lets capture_batch_worst_case_seconds reach Lambda's longest timeout (e.g. 10
+# jobs rendering 2 at once: 730 s). A caller with a deadline (the capture function: its invocation's
+# remaining time) gets the shorter of the two, so a call never outlives the invocation that made it.
 ENGINE_STALL_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS
 CLOSE_TIMEOUT_SECONDS = 5
+# A job cut short by its caller's deadline still closes its context (CLOSE_TIMEOUT_SECONDS at most) and its
+# proxy: it is cut this long before the deadline.
+CLEANUP_SECONDS = CAPTURE_CLEANUP_SECONDS
+assert CLEANUP_SECONDS >= CLOSE_TIMEOUT_SECONDS + 2
+# Opening a context or a page, adding cookies or routes: well under a second on a healthy browser, a few
+# seconds on a loaded 2-vCPU Lambda. Past this the browser is probed: hung, it is killed; answering, the
+# job is retried later.
+PREPARE_STEP_SECONDS = 10
+# The probe (one CDP round trip to the browser process, answered in milliseconds) tells a hung browser
+# from a slow page: a browser process that cannot answer it in this long is not coming back.
+PROBE_SECONDS = 3
+# Chromium starts in 1-3 s; well inside CAPTURE_LAUNCH_SECONDS, the launch-and-upload allowance of a batch.
+LAUNCH_SECONDS = 20
 
 RESOURCE_TYPES = {
     "images": "image",
@@ -73,16 +93,32 @@ DestinationGuard = Callable[[str], Any]
 
 
 class CaptureError(Exception):
-    """A capture failed for a reason the job should carry: `code` classifies it, the message explains it."""
+    """A capture failed for a reason the job should carry: `code` classifies it, the message explains it.
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    `timed_out`: a browser step ran out of time; the engine then asks whether the browser itself is hung."""
+
+    def __init__(self, code: ErrorCode, message: str, *, timed_out: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.timed_out = timed_out
 
 
 class _BrowserCrashed(Exception):
-    """The browser died under a capture; relaunch and try once more."""
+    """The browser died (or hung and was killed) under a capture; relaunch and try once more."""
+
+
+class _StepTimedOut(Exception):
+    """Preparing a page took longer than any healthy browser does: the browser may be hung."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(f"{step} took over {PREPARE_STEP_SECONDS} s")
+        self.step = step
+
+
+# Said of a job the capture function has no time left for: not the page's fault, so the job is transient
+# (INTERNAL_ERROR) and SQS delivers it again, to an invocation with time for it.
+OUT_OF_TIME = "the capture function ran out of time before this capture could finish"
 
 
 @dataclass(frozen=True)
@@ -148,6 +184,28 @@ def _navigation_error(error: PlaywrightError, url: str, blocked: list[str]) -> E
     if "Download is starting" in text or name == "ERR_ABORTED":
         return CaptureError(ErrorCode.RENDER_ERROR, f"{url} did not load as a page (a download or an aborted load)")
     return CaptureError(ErrorCode.RENDER_ERROR, f"could not load {url}: {_first_line(error)}")
+
+
+# The browser call Chromium names in a refusal, and the request option that fed it.
+_REFUSING_OPTION = {
+    "Storage.setCookies": "cookies",
+    "Network.setCookies": "cookies",
+    "Network.setExtraHTTPHeaders": "headers",
+    "Emulation.setUserAgentOverride": "userAgent",
+}
+
+
+def _preparation_error(error: PlaywrightError, browser: Browser, option: str) -> Exception:
+    """A connected browser that refuses a step refuses the job's options (a cookie named `a;b`, a header
+    value with CR/LF): that job fails alone. Only a browser that is gone is a crash for every job in it."""
+    text = str(error)
+    if not browser.is_connected() or any(marker in text for marker in _CRASH_MARKERS):
+        return _BrowserCrashed(_first_line(error))
+    message, named = _first_line(error), option
+    refused = re.match(r"Protocol error \(([\w.]+)\):\s*(.*)", message)
+    if refused:
+        named, message = _REFUSING_OPTION.get(refused.group(1), option), refused.group(2)
+    return CaptureError(ErrorCode.INVALID_OPTIONS, f"{named}: {message}")
 
 
 def _render_error(error: PlaywrightError, what: str) -> Exception:
@@ -301,6 +359,26 @@ async def _close_context(context: BrowserContext, state: _JobState) -> None:
         await state.proxy.close()
 
 
+_T = TypeVar("_T")
+
+
+async def _step(awaitable: Awaitable[_T], step: str) -> _T:
+    """A preparation step with a deadline: Playwright gives these none, and a hung browser never answers."""
+    try:
+        return await asyncio.wait_for(awaitable, PREPARE_STEP_SECONDS)
+    except TimeoutError:
+        raise _StepTimedOut(step) from None
+
+
+async def _bounded(awaitable: Awaitable[_T], deadline: _Deadline, what: str) -> _T:
+    """A page step Playwright sets no timeout on (evaluate, pdf...): it gets what is left of the job's budget,
+    and a second at least, as these are quick on a page that answers."""
+    try:
+        return await asyncio.wait_for(awaitable, max(1.0, deadline.remaining_ms() / 1000))
+    except TimeoutError:
+        raise CaptureError(ErrorCode.RENDER_ERROR, f"{what} did not finish in time", timed_out=True) from None
+
+
 async def prepare_page(browser: Browser, options: CaptureOptions, guard: DestinationGuard | None) -> _Prepared:
     """Open the job's own context (its proxy, routes, cookies) and page. The caller must close it."""
     deadline = _Deadline(options.timeout_ms)
@@ -309,25 +387,33 @@ async def prepare_page(browser: Browser, options: CaptureOptions, guard: Destina
     if guard is not None:
         state.proxy = EgressProxy(guard)
         proxy_url = await state.proxy.start()
+    option = "options"  # the request option a refusal is blamed on, when Chromium does not say
     try:
-        context = await _new_context(browser, options, proxy_url)
-    except PlaywrightError as error:
+        context = await _step(_new_context(browser, options, proxy_url), "opening a browser context")
+    except BaseException as error:
         if state.proxy is not None:
             await state.proxy.close()
-        raise _BrowserCrashed(_first_line(error)) from error
+        if isinstance(error, PlaywrightError):
+            raise _preparation_error(error, browser, option) from error
+        raise
     prepared = None
     try:
         if options.cookies:
-            await context.add_cookies([_cookie(cookie, options.url) for cookie in options.cookies])  # type: ignore[misc]
+            option = "cookies"
+            cookies = [_cookie(cookie, options.url) for cookie in options.cookies]
+            await _step(context.add_cookies(cookies), "adding cookies")  # type: ignore[arg-type]
         # The egress proxy vets every request, WebSockets included; routing each request through the
         # driver as well would cost a round trip per request, so it is only set up to block by kind.
         if options.block_resources or options.block_ads:
-            await context.route("**/*", lambda route: _route_request(route, state))
-        page = await context.new_page()
+            option = "blockResources" if options.block_resources else "blockAds"
+            await _step(context.route("**/*", lambda route: _route_request(route, state)), "routing requests")
+        # Chromium applies the user agent and extra headers to a page as it opens, so it refuses bad ones here.
+        option = "options"
+        page = await _step(context.new_page(), "opening a page")
         prepared = _Prepared(context, page, state, deadline)
         return prepared
     except PlaywrightError as error:
-        raise _BrowserCrashed(_first_line(error)) from error
+        raise _preparation_error(error, browser, option) from error
     finally:
         if prepared is None:
             await _close_context(context, state)
@@ -375,11 +461,17 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
         response = await page.goto(options.url, wait_until="commit", timeout=deadline.remaining_ms(RENDER_RESERVE_MS))
     except PlaywrightTimeoutError as error:
         raise CaptureError(
-            ErrorCode.NAVIGATION_TIMEOUT, f"{options.url} did not answer within {options.timeout_ms / 1000:g} s"
+            ErrorCode.NAVIGATION_TIMEOUT,
+            f"{options.url} did not answer within {options.timeout_ms / 1000:g} s",
+            timed_out=True,
         ) from error
     except PlaywrightError as error:
         raise _navigation_error(error, options.url, state.refusals) from error
-    if state.proxy is not None and response is not None and BLOCKED_HEADER.lower() in await response.all_headers():
+    if (
+        state.proxy is not None
+        and response is not None
+        and BLOCKED_HEADER.lower() in await _bounded(response.all_headers(), deadline, "reading the response")
+    ):
         # The page, or a redirect hop on the way to it, was refused by the egress proxy.
         raise CaptureError(ErrorCode.BLOCKED_URL, f"blocked: {(state.refusals or [response.url])[-1]}")
     if options.wait_until != "commit":
@@ -402,8 +494,9 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
     if truncated:
         warnings.append(f"the page is taller than maxHeight ({options.max_height} px); the image is cut there")
     try:
-        title = await page.title()
-    except PlaywrightError:
+        # The image is made; a title that does not come quickly is left out rather than failing the job.
+        title = await asyncio.wait_for(page.title(), PROBE_SECONDS)
+    except (PlaywrightError, TimeoutError):
         title = ""
     return CaptureResult(
         image=image,
@@ -428,7 +521,9 @@ async def _prepare(page: Page, options: CaptureOptions, deadline: _Deadline) -> 
             )
         except PlaywrightTimeoutError as error:
             raise CaptureError(
-                ErrorCode.RENDER_ERROR, f"waitForSelector {options.wait_for_selector!r} did not appear in time"
+                ErrorCode.RENDER_ERROR,
+                f"waitForSelector {options.wait_for_selector!r} did not appear in time",
+                timed_out=True,
             ) from error
         except PlaywrightError as error:
             raise _render_error(error, "waitForSelector selector") from error
@@ -439,7 +534,7 @@ async def _prepare(page: Page, options: CaptureOptions, deadline: _Deadline) -> 
         styles.append(options.css)
     for css in styles:  # one tag each: an invalid selector must not void the others
         try:
-            await page.add_style_tag(content=css)
+            await _bounded(page.add_style_tag(content=css), deadline, "injecting CSS")
         except PlaywrightError as error:
             raise _render_error(error, "could not inject CSS") from error
     if options.javascript:
@@ -449,7 +544,7 @@ async def _prepare(page: Page, options: CaptureOptions, deadline: _Deadline) -> 
                 deadline.remaining_ms(RENDER_RESERVE_MS) / 1000,
             )
         except TimeoutError as error:
-            raise CaptureError(ErrorCode.RENDER_ERROR, "javascript did not finish in time") from error
+            raise CaptureError(ErrorCode.RENDER_ERROR, "javascript did not finish in time", timed_out=True) from error
         except PlaywrightError as error:
             raise _render_error(error, "javascript failed") from error
     if options.full_page:
@@ -469,10 +564,11 @@ async def _render(page: Page, options: CaptureOptions, deadline: _Deadline) -> t
             height = options.height
             truncated = False
             if options.full_page:
-                page_height = int(await page.evaluate(_PAGE_HEIGHT))
+                page_height = int(await _bounded(page.evaluate(_PAGE_HEIGHT), deadline, "measuring the page"))
                 truncated = page_height > height_limit
                 height = min(page_height, height_limit)
-            data = await page.pdf(width=f"{options.width}px", height=f"{height}px", print_background=True)
+            pdf = page.pdf(width=f"{options.width}px", height=f"{height}px", print_background=True)
+            data = await _bounded(pdf, deadline, "the PDF")
             return data, options.width, height, truncated
 
         shot: dict[str, Any] = {
@@ -490,7 +586,7 @@ async def _render(page: Page, options: CaptureOptions, deadline: _Deadline) -> t
         else:
             if options.full_page:
                 shot["full_page"] = True
-                page_height = int(await page.evaluate(_PAGE_HEIGHT))
+                page_height = int(await _bounded(page.evaluate(_PAGE_HEIGHT), deadline, "measuring the page"))
                 if page_height > height_limit:
                     shot["clip"] = {"x": 0, "y": 0, "width": options.width, "height": height_limit}
                     truncated = True
@@ -500,8 +596,8 @@ async def _render(page: Page, options: CaptureOptions, deadline: _Deadline) -> t
     except PlaywrightTimeoutError as error:
         if options.selector:
             message = f"selector {options.selector!r} matched nothing in time"
-            raise CaptureError(ErrorCode.RENDER_ERROR, message) from error
-        raise CaptureError(ErrorCode.RENDER_ERROR, "the screenshot did not finish in time") from error
+            raise CaptureError(ErrorCode.RENDER_ERROR, message, timed_out=True) from error
+        raise CaptureError(ErrorCode.RENDER_ERROR, "the screenshot did not finish in time", timed_out=True) from error
     except PlaywrightError as error:
         raise _render_error(error, "selector" if options.selector else "screenshot failed") from error
     if options.format == "webp":
@@ -510,11 +606,32 @@ async def _render(page: Page, options: CaptureOptions, deadline: _Deadline) -> t
     return data, width, height, truncated
 
 
+@dataclass(eq=False)
+class _Launched:
+    """One launched Chromium: the CDP session that probes it, its process id (to kill it when hung) and
+    `gone`, done once it disconnected or was killed, which every step of every job in it races against."""
+
+    playwright: Playwright
+    browser: Browser
+    session: CDPSession
+    pid: int | None
+    gone: asyncio.Future[None]
+
+    def mark_gone(self) -> None:
+        if not self.gone.done():
+            self.gone.set_result(None)
+
+    @property
+    def alive(self) -> bool:
+        return not self.gone.done() and self.browser.is_connected()
+
+
 class BrowserEngine:
     """Owns the Playwright driver and one browser for this process; runs captures concurrently in it.
 
-    `capture` is thread-safe and blocking: each caller (an SQS record's thread) waits for its own job.
-    A browser that crashed is relaunched; one that hangs past the job's timeout is killed and relaunched.
+    `capture` is thread-safe and blocking: each caller (an SQS record's thread) waits for its own job, never
+    past its `not_after`. A browser that disconnects fails its jobs' steps at once; one that stops answering
+    is killed. Either way it is relaunched and each of its jobs is tried once more in the fresh one.
     """
 
     def __init__(self, executable_path: str | None = None, extra_args: tuple[str, ...] = (), concurrency: int = 4):
@@ -525,11 +642,15 @@ class BrowserEngine:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
+        self._current: _Launched | None = None
         self._browser_lock: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
         self._preparing: asyncio.Semaphore | None = None
         self.launches = 0
+
+    @property
+    def _browser(self) -> Browser | None:
+        return self._current.browser if self._current is not None else None
 
     # -- engine thread -------------------------------------------------------------------------------
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -556,83 +677,227 @@ class BrowserEngine:
         return asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop()).result(timeout)
 
     # -- browser -------------------------------------------------------------------------------------
-    async def _ready_browser(self) -> Browser:
+    async def _ready_browser(self, end: float) -> _Launched:
         assert self._browser_lock is not None
         async with self._browser_lock:
-            if self._browser is not None and self._browser.is_connected():
-                return self._browser
-            await self._discard_browser()
-            if self._playwright is None:
-                self._playwright = await async_playwright().start()
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self._executable_path, args=list(self._args), headless=True
-            )
-            self.launches += 1
-            logger.info("chromium launched", extra={"version": self._browser.version, "launches": self.launches})
-            return self._browser
+            current = self._current
+            if current is not None and current.alive:
+                return current
+            if current is not None:
+                await self._retire(current)
+            self._current = await self._launch(end)
+            return self._current
 
-    async def _discard_browser(self) -> None:
-        browser, self._browser = self._browser, None
-        if browser is not None:
+    async def _launch(self, end: float) -> _Launched:
+        seconds = max(1.0, min(LAUNCH_SECONDS, end - time.monotonic()))
+        try:
+            if self._playwright is None:
+                self._playwright = await asyncio.wait_for(async_playwright().start(), seconds)
+            playwright = self._playwright
+            # Playwright's own launch timeout lets the driver kill a Chromium that never came up; the outer
+            # one is for a driver that stopped answering.
+            launching = playwright.chromium.launch(
+                executable_path=self._executable_path, args=list(self._args), headless=True, timeout=seconds * 1000
+            )
+            browser = await asyncio.wait_for(launching, seconds + CLOSE_TIMEOUT_SECONDS)
+        except (PlaywrightError, TimeoutError) as error:
+            await self._drop_driver(self._playwright)
+            raise CaptureError(ErrorCode.BROWSER_CRASH, f"could not launch the browser: {_first_line(error)}") from None
+        gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            session = await asyncio.wait_for(browser.new_browser_cdp_session(), PROBE_SECONDS)
+            info = await asyncio.wait_for(session.send("SystemInfo.getProcessInfo"), PROBE_SECONDS)
+        except (PlaywrightError, TimeoutError):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(browser.close(), CLOSE_TIMEOUT_SECONDS)
+            await self._drop_driver(playwright)
+            raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser did not answer after its launch") from None
+        # Playwright starts Chromium as the leader of its own process group: its pid kills it with every child.
+        pid = next((int(entry["id"]) for entry in info["processInfo"] if entry["type"] == "browser"), None)
+        launched = _Launched(playwright, browser, session, pid, gone)
+        browser.on("disconnected", lambda _: launched.mark_gone())
+        self.launches += 1
+        logger.info("chromium launched", extra={"version": browser.version, "launches": self.launches, "pid": pid})
+        return launched
 
-    async def _kill(self) -> None:
-        """A hung browser: stopping the driver kills Chromium with it; both start afresh on next use."""
-        self._browser = None
-        playwright, self._playwright = self._playwright, None
-        if playwright is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(playwright.stop(), CLOSE_TIMEOUT_SECONDS)
+    async def _responsive(self, launched: _Launched) -> bool:
+        """Does the browser process still answer? A hung page does not stop it; a hung browser does."""
+        if not launched.alive:
+            return False
+        try:
+            await asyncio.wait_for(launched.session.send("Browser.getVersion"), PROBE_SECONDS)
+            return True
+        except (PlaywrightError, TimeoutError):
+            return False
 
-    async def _capture(self, options: CaptureOptions, guard: DestinationGuard | None) -> CaptureResult:
+    async def _retire(self, launched: _Launched) -> None:
+        """Take a browser out of use: close it, or kill it if it will not close."""
+        if self._current is launched:
+            self._current = None
+        if launched.gone.done():
+            return
+        try:
+            await asyncio.wait_for(launched.browser.close(), CLOSE_TIMEOUT_SECONDS)
+            launched.mark_gone()
+        except (PlaywrightError, TimeoutError):
+            await self._kill(launched)
+
+    async def _kill(self, launched: _Launched | None = None) -> None:
+        """A hung browser: SIGKILL its process group, the one signal a stopped or wedged Chromium cannot
+        ignore (closing it needs its answer). The driver then reports it gone and every job in it fails over
+        to a fresh browser. If the driver does not notice, it is the one stuck: it is stopped too."""
+        launched = launched or self._current
+        if launched is None:
+            await self._drop_driver(self._playwright)
+            return
+        if self._current is launched:
+            self._current = None
+        if launched.gone.done():
+            return
+        if launched.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(launched.pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(launched.gone), PROBE_SECONDS)
+        if not launched.gone.done():
+            launched.mark_gone()
+            await self._drop_driver(launched.playwright)
+
+    async def _drop_driver(self, playwright: Playwright | None) -> None:
+        """Stop a driver that failed (it kills the browsers it launched); the next launch starts a new one."""
+        if playwright is None:
+            return
+        if self._playwright is playwright:
+            self._playwright = None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(playwright.stop(), CLOSE_TIMEOUT_SECONDS)
+
+    # -- one job -------------------------------------------------------------------------------------
+    async def _capture_until(
+        self, options: CaptureOptions, guard: DestinationGuard | None, end: float
+    ) -> CaptureResult:
+        """The job, ended by `end` (a time.monotonic() instant) wherever it is: launching, preparing, waiting
+        for a slot or rendering. Its context is closed on the way out."""
+        loop = asyncio.get_running_loop()
+        limit = asyncio.timeout_at(loop.time() + end - time.monotonic())
+        try:
+            async with limit:
+                return await self._capture(options, guard, end)
+        except TimeoutError:
+            if not limit.expired():
+                raise
+            logger.error("capture ran out of the invocation's time", extra={"url": options.url})
+            raise CaptureError(ErrorCode.INTERNAL_ERROR, OUT_OF_TIME) from None
+
+    async def _capture(self, options: CaptureOptions, guard: DestinationGuard | None, end: float) -> CaptureResult:
+        for attempt in (1, 2):
+            launched = await self._ready_browser(end)
+            try:
+                return await self._while_alive(launched, self._attempt(launched, options, guard, end))
+            except _BrowserCrashed as error:
+                logger.warning("browser crashed during capture", extra={"attempt": attempt, "error": str(error)})
+                # A page's renderer can crash alone ("Target closed"); a browser that still answers is kept.
+                if not await self._responsive(launched):
+                    await self._kill(launched)
+        raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser crashed or hung twice while capturing this page")
+
+    async def _while_alive(self, launched: _Launched, job: Awaitable[CaptureResult]) -> CaptureResult:
+        """Run the job's steps while the browser lives: a browser that disconnects or is killed fails the step
+        in flight at once, whatever it is waiting on."""
+        task = asyncio.ensure_future(job)
+        try:
+            await asyncio.wait((task, launched.gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.wait((task,))  # its own cleanup closes the job's context
+        if not task.cancelled():
+            return task.result()
+        raise _BrowserCrashed("the browser disconnected")
+
+    async def _attempt(
+        self, launched: _Launched, options: CaptureOptions, guard: DestinationGuard | None, end: float
+    ) -> CaptureResult:
         """Prepare the job's context and page ahead of a render slot, so opening them (the slow part on a
         small machine) overlaps with other jobs' rendering; then render inside the slot."""
         assert self._slots is not None and self._preparing is not None
-        for attempt in (1, 2):
-            browser = await self._ready_browser()
-            try:
-                async with self._preparing:
-                    prepared = await prepare_page(browser, options, guard)
-                try:
-                    async with self._slots:
-                        prepared.deadline.restart()
-                        return await self._render_or_kill(prepared)
-                finally:
-                    await prepared.close()
-            except _BrowserCrashed as error:
-                logger.warning("browser crashed during capture", extra={"attempt": attempt, "error": str(error)})
-                await self._discard_browser()
-        raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser crashed twice while capturing this page")
-
-    async def _render_or_kill(self, prepared: _Prepared) -> CaptureResult:
-        """Render within the job's timeout plus a grace; past that the browser is hung: kill it (the other
-        jobs in it see a crash and retry once in a fresh one). Timed from the render slot, so a job that
-        waited behind slow pages is neither short of time nor mistaken for a hang."""
-        options = prepared.state.options
+        async with self._preparing:
+            prepared = await self._prepare(launched, options, guard)
         try:
-            limit = options.timeout_ms / 1000 + CAPTURE_HANG_GRACE_SECONDS
+            async with self._slots:
+                prepared.deadline.restart()
+                if prepared.deadline.end > end:
+                    # Started now, the page could be cut short by the invocation and blamed for it; it is
+                    # left whole for a later delivery instead.
+                    left = max(0.0, end - time.monotonic())
+                    message = f"{OUT_OF_TIME} ({options.timeout_ms / 1000:g} s needed, {left:.0f} s left)"
+                    raise CaptureError(ErrorCode.INTERNAL_ERROR, message)
+                return await self._render(launched, prepared)
+        finally:
+            await prepared.close()
+
+    async def _prepare(self, launched: _Launched, options: CaptureOptions, guard: DestinationGuard | None) -> _Prepared:
+        try:
+            return await prepare_page(launched.browser, options, guard)
+        except _StepTimedOut as error:
+            if await self._responsive(launched):
+                message = f"the browser was too slow opening this page ({error})"
+                raise CaptureError(ErrorCode.BROWSER_CRASH, message) from None
+            logger.error("browser stopped answering while opening a page; killing it", extra={"step": error.step})
+            await self._kill(launched)
+            raise _BrowserCrashed(f"the browser stopped answering ({error})") from None
+
+    async def _render(self, launched: _Launched, prepared: _Prepared) -> CaptureResult:
+        """Render within the job's timeout plus a grace. A step that runs out of time on a browser that still
+        answers is the page's fault; on one that does not, the browser is hung: it is killed, and this job and
+        the others in it are tried again in a fresh one. Timed from the render slot, so a job that waited
+        behind slow pages is neither short of time nor mistaken for a hang."""
+        options = prepared.state.options
+        limit = options.timeout_ms / 1000 + CAPTURE_HANG_GRACE_SECONDS
+        try:
             return await asyncio.wait_for(render_prepared(prepared), limit)
         except TimeoutError:
-            logger.error("browser hung past the job's timeout; killing it", extra={"url": options.url})
-            await self._kill()
-            raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser hung; it was killed and restarted") from None
+            failure = CaptureError(ErrorCode.RENDER_ERROR, f"the page stopped responding for {limit:g} s")
+        except CaptureError as error:
+            if not error.timed_out:
+                raise
+            failure = error
+        if await self._responsive(launched):
+            raise failure
+        logger.error("browser stopped answering; killing it", extra={"url": options.url})
+        await self._kill(launched)
+        raise _BrowserCrashed("the browser stopped answering") from failure
 
     # -- public, thread-safe -------------------------------------------------------------------------
-    def capture(self, options: CaptureOptions, *, guard: DestinationGuard | None) -> CaptureResult:
-        future = asyncio.run_coroutine_threadsafe(self._capture(options, guard), self._ensure_loop())
+    def capture(
+        self, options: CaptureOptions, *, guard: DestinationGuard | None, not_after: float | None = None
+    ) -> CaptureResult:
+        """Capture a page. `not_after` (a time.monotonic() instant) is when the caller must have its answer:
+        the job ends by then, as CaptureError(INTERNAL_ERROR) if it had to be cut short."""
+        started = time.monotonic()
+        stall = ENGINE_STALL_SECONDS if not_after is None else min(ENGINE_STALL_SECONDS, not_after - started)
+        if stall <= CLEANUP_SECONDS:
+            raise CaptureError(ErrorCode.INTERNAL_ERROR, OUT_OF_TIME)
+        end = started + stall - CLEANUP_SECONDS
+        future = asyncio.run_coroutine_threadsafe(self._capture_until(options, guard, end), self._ensure_loop())
         try:
-            result: CaptureResult = future.result(timeout=ENGINE_STALL_SECONDS)
+            result: CaptureResult = future.result(timeout=stall)
             return result
         except concurrent.futures.TimeoutError:
+            # Only if the engine's event loop itself stopped answering: the job did not end itself.
             future.cancel()
             logger.error("the browser engine stopped answering; killing the browser", extra={"url": options.url})
-            self._run(self._kill(), timeout=CLOSE_TIMEOUT_SECONDS * 3)
+            with contextlib.suppress(Exception):
+                self._run(self._kill(), timeout=CLOSE_TIMEOUT_SECONDS)
             raise CaptureError(ErrorCode.BROWSER_CRASH, "the browser hung; it was killed and restarted") from None
 
     def crash_for_test(self) -> None:
         """Close the browser underneath any user, as a crash would (used by tests)."""
-        self._run(self._discard_browser(), timeout=CLOSE_TIMEOUT_SECONDS * 2)
+        self._run(self._close_current(), timeout=CLOSE_TIMEOUT_SECONDS * 2)
+
+    async def _close_current(self) -> None:
+        if self._current is not None:
+            await self._retire(self._current)
 
     def close(self) -> None:
         """Close the browser and stop the driver and the engine thread (local shutdown; Lambda just freezes)."""
@@ -646,8 +911,8 @@ class BrowserEngine:
         self._thread = None
 
     async def _shutdown(self) -> None:
-        await self._discard_browser()
-        if self._playwright is not None:
+        await self._close_current()
+        playwright, self._playwright = self._playwright, None
+        if playwright is not None:
             with contextlib.suppress(Exception):
-                await self._playwright.stop()
-            self._playwright = None
+                await playwright.stop()
