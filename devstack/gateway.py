@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from devstack.apigw import gateway_body
 from devstack.lambdas import InvocationError, InvocationTimeout
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -97,8 +98,8 @@ class ApiGateway:
                 headers = dict(result.get("headers") or {})
                 for name, values in (result.get("multiValueHeaders") or {}).items():
                     headers[name] = ", ".join(values)
-                payload = result.get("body") or ""
-                data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
+                # API Gateway's rule: base64 becomes bytes only for a binary first Accept type.
+                data = gateway_body(result, self.headers.get("Accept"))
                 self._reply(int(result["statusCode"]), headers, data)
 
             def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:

@@ -17,6 +17,7 @@ from infra.layers import Layers
 from infra.nag import acknowledge
 from infra.permissions import allow_items, allow_objects
 from infra.storage import Storage
+from shotwire_core.binary_media import BINARY_MEDIA_TYPES
 from shotwire_core.config import StackConfig
 
 # Stage-wide ceiling in front of the per-key checks in the handler: caps the bill if a key leaks.
@@ -24,7 +25,7 @@ THROTTLING_RATE_LIMIT = 50  # requests per second, steady state
 THROTTLING_BURST_LIMIT = 100
 
 
-BINARY_MEDIA_TYPES = ["image/*", "application/pdf"]
+# binaryMediaTypes: the same list the handler and the local gateway apply (shotwire_core.binary_media).
 
 
 def access_logging(scope: Construct) -> dict[str, Any]:

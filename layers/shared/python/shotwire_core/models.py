@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from enum import StrEnum
@@ -52,6 +53,43 @@ FORBIDDEN_HEADERS = frozenset(
     }
 )
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+# HTTP field values (RFC 9110 5.5) allow TAB and visible characters: any other C0 control, or DEL, is refused.
+# Chromium itself refuses only NUL, CR and LF in a header or the user agent and sends the other controls,
+# which servers answer with a 400; non-ASCII text it sends as UTF-8, so that stays allowed.
+_HTTP_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Chromium refuses a cookie whose name or value holds any control (TAB included), a ';', or (in the name)
+# an '=' or a space; other characters, non-ASCII ones too, it keeps and sends.
+_COOKIE_VALUE_REFUSED = re.compile(r"[\x00-\x1f\x7f;]")
+_COOKIE_NAME_REFUSED = re.compile(r"[\x00-\x20\x7f;=]")
+# Chromium escapes controls in a path rather than refusing them, but a path with one is no path a server uses.
+_COOKIE_PATH_REFUSED = _COOKIE_VALUE_REFUSED
+# Chromium's limit on a cookie's name and value together, in bytes: a larger cookie is refused.
+MAX_COOKIE_BYTES = 4096
+_HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
+# Cookie name prefixes (RFC 6265bis, matched without regard to case): Chromium refuses such a cookie unless
+# it is Secure, and a __Host- one unless it is also host-only with the path "/".
+_SECURE_PREFIXES = ("__secure-", "__host-")
+_HOST_PREFIX = "__host-"
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    """Where `pattern` first matches `text`, as a reader can find it; the text itself is not repeated (header
+    and cookie values are secrets)."""
+    found = pattern.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X} at position {found.start()}"
+
+
+def _plausible_host(domain: str) -> bool:
+    """A host name (IDN letters allowed) or IP address, with the leading '.' cookies may carry; no scheme,
+    port, path or whitespace, which Chromium would otherwise mangle into a cookie for some other host."""
+    host = domain.removeprefix(".")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    return all(_HOST_LABEL.match(label) for label in host.split("."))
 
 
 class JobStatus(StrEnum):
@@ -123,7 +161,10 @@ class Clip(_Camel):
 SameSite = Literal["Strict", "Lax", "None"]
 
 
-class Cookie(_Camel):
+class StoredCookie(_Camel):
+    """A cookie as a job keeps it: the shape only. A job written before a rule was added to `Cookie` must stay
+    readable (by GET, by the capture function), so the rules live on `Cookie`, which requests use."""
+
     name: Annotated[str, Field(min_length=1, max_length=256)]
     value: Annotated[str, Field(max_length=4096)]
     domain: Annotated[str, Field(max_length=253)] | None = None
@@ -131,6 +172,82 @@ class Cookie(_Camel):
     secure: StrictBool = False
     http_only: StrictBool = Field(default=False, alias="httpOnly")
     same_site: SameSite = Field(default="Lax", alias="sameSite")
+
+
+class Cookie(StoredCookie):
+    """A cookie a request sets: refused at submission if Chromium would refuse it (or silently drop it).
+
+    Validators read the fields before them (`info.data`), so the order of the fields matters.
+    """
+
+    # Validated even when left out: a __Secure- or __Host- cookie needs it set.
+    secure: StrictBool = Field(default=False, validate_default=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if found := _first(_COOKIE_NAME_REFUSED, value):
+            raise PydanticCustomError(
+                "cookie_name", f"a cookie name without ';', '=', spaces or control characters (found {found})"
+            )
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str, info: ValidationInfo) -> str:
+        if found := _first(_COOKIE_VALUE_REFUSED, value):
+            raise PydanticCustomError("cookie_value", f"free of ';' and control characters (found {found})")
+        if value != value.strip(" "):
+            raise PydanticCustomError("cookie_value", "free of leading and trailing spaces")
+        size = len((str(info.data.get("name", "")) + value).encode("utf-8"))
+        if size > MAX_COOKIE_BYTES:
+            raise PydanticCustomError(
+                "cookie_too_large", f"at most {MAX_COOKIE_BYTES} bytes together with the name, not {size}"
+            )
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not _plausible_host(value):
+            raise PydanticCustomError(
+                "cookie_domain", "a host name such as example.com or .example.com, without scheme, port or path"
+            )
+        if value.startswith(".") and _has_prefix(info, (_HOST_PREFIX,)):
+            raise PydanticCustomError("cookie_prefix", "a single host (no leading '.') for a __Host- cookie")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str, info: ValidationInfo) -> str:
+        if not value.startswith("/") or _first(_COOKIE_PATH_REFUSED, value):
+            raise PydanticCustomError("cookie_path", "a path starting with '/', without ';' or control characters")
+        if value != "/" and _has_prefix(info, (_HOST_PREFIX,)):
+            raise PydanticCustomError("cookie_prefix", "'/' for a __Host- cookie")
+        return value
+
+    @field_validator("secure")
+    @classmethod
+    def _secure(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value and _has_prefix(info, _SECURE_PREFIXES):
+            raise PydanticCustomError("cookie_prefix", "true for a cookie named __Secure-… or __Host-…")
+        return value
+
+    @field_validator("same_site")
+    @classmethod
+    def _same_site(cls, value: str, info: ValidationInfo) -> str:
+        if value == "None" and info.data.get("secure") is False:
+            raise PydanticCustomError(
+                "samesite_none_insecure",
+                "Strict or Lax unless secure is true (Chromium drops a SameSite=None cookie that is not Secure)",
+            )
+        return value
+
+
+def _has_prefix(info: ValidationInfo, prefixes: tuple[str, ...]) -> bool:
+    return str(info.data.get("name", "")).lower().startswith(prefixes)
 
 
 class CaptureOptions(_Camel):
@@ -165,7 +282,7 @@ class CaptureOptions(_Camel):
     freeze_animations: bool = Field(default=True, alias="freezeAnimations")
     user_agent: str | None = Field(default=None, alias="userAgent")
     headers: dict[str, str] = Field(default_factory=dict)
-    cookies: tuple[Cookie, ...] = ()
+    cookies: tuple[StoredCookie, ...] = ()
     block_resources: tuple[BlockableResource, ...] = Field(default=(), alias="blockResources")
     block_ads: bool = Field(default=False, alias="blockAds")
     block_cookie_banners: bool = Field(default=False, alias="blockCookieBanners")
@@ -314,16 +431,30 @@ class ScreenshotRequest(BaseModel):
             raise PydanticCustomError("not_applicable", "clip does not apply to pdf")
         return value
 
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, value: str | None) -> str | None:
+        if value is not None and (found := _first(_HTTP_CONTROL, value)):
+            raise PydanticCustomError("control_character", f"userAgent must not hold control characters ({found})")
+        return value
+
     @field_validator("headers")
     @classmethod
-    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header_value in value.items():
             if not _HEADER_NAME.match(name):
-                raise PydanticCustomError("header_name", f"headers: {name!r} is not a valid header name")
+                raise PydanticCustomError(
+                    "header_name",
+                    f"headers must be named by HTTP tokens of at most 100 letters, digits and !#$%&'*+-.^_`|~: "
+                    f"{name!r} is not one",
+                )
             if name.lower() in FORBIDDEN_HEADERS:
-                raise PydanticCustomError("header_forbidden", f"headers: {name} cannot be set (use cookies for Cookie)")
-            if "\r" in header_value or "\n" in header_value:
-                raise PydanticCustomError("header_value", f"headers: the value of {name} contains a line break")
+                hint = " (use cookies for Cookie)" if name.lower() == "cookie" else ""
+                raise PydanticCustomError("header_forbidden", f"headers cannot set {name}: the browser sets it{hint}")
+            if found := _first(_HTTP_CONTROL, header_value):
+                raise PydanticCustomError(
+                    "header_value", f"headers must not hold control characters: the value of {name} has {found}"
+                )
         return value
 
     def capture_options(self, default_timeout_ms: int = 30_000) -> CaptureOptions:

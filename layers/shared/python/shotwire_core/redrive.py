@@ -1,10 +1,12 @@
 """The webhook DLQ after an endpoint outage: list what is parked, and move it back into delivery.
 
-The DLQ holds three kinds of message, all naming a tenant and a job: the dispatcher's own record of a
-delivery whose schedule ran out, a retry message the retry queue gave up on, and an outcome event
-EventBridge could not hand to the dispatcher. Each is redriven the same way: the job's delivery is
-reopened and a first attempt is queued at once, starting the schedule again; earlier attempts stay in
-its history. What names no job (or a job that has expired) stays in the DLQ and is reported.
+The DLQ holds four kinds of message, all naming a tenant and a job: the dispatcher's own record of a
+delivery whose schedule ran out, a retry message the retry queue gave up on, an outcome event EventBridge
+could not hand to the dispatcher, and Lambda's record of an outcome event the dispatcher failed on every
+try (its on-failure destination; the local stack parks the bare event instead). Each is redriven the same
+way: the job's delivery is reopened and a first attempt is queued at once, starting the schedule again;
+earlier attempts stay in its history. What names no job (or a job that has expired) stays in the DLQ and
+is reported.
 """
 
 from __future__ import annotations
@@ -39,20 +41,58 @@ class RedriveReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (message id, why)
 
 
-def parked_delivery(body: str) -> tuple[str, str] | None:
-    """(tenant id, job id) named by a DLQ message body, whichever kind it is; None if it names none."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
+def _object(body: Any) -> dict[str, Any] | None:
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    return body if isinstance(body, dict) else None
+
+
+def _is_invocation_record(data: dict[str, Any]) -> bool:
+    """Lambda's record of an asynchronous invocation it gave up on (its on-failure destination):
+    {"version", "timestamp", "requestContext": {"requestId", "functionArn", "condition",
+    "approximateInvokeCount"}, "requestPayload": <the event>, "responseContext", "responsePayload"}."""
+    return "requestPayload" in data and isinstance(data.get("requestContext"), dict)
+
+
+def _named(data: dict[str, Any]) -> tuple[str, str] | None:
+    if _is_invocation_record(data):
+        payload = _object(data["requestPayload"])  # the EventBridge event the dispatcher failed on
+        return None if payload is None else _named(payload)
     detail = data.get("detail")
     source: dict[str, Any] = detail if isinstance(detail, dict) else data  # an EventBridge event, or ours
     tenant_id, job_id = source.get("tenantId"), source.get("jobId")
     if isinstance(tenant_id, str) and isinstance(job_id, str):
         return tenant_id, job_id
     return None
+
+
+def parked_delivery(body: str) -> tuple[str, str] | None:
+    """(tenant id, job id) named by a DLQ message body, whichever kind it is; None if it names none."""
+    data = _object(body)
+    return None if data is None else _named(data)
+
+
+def lambda_failure(data: dict[str, Any]) -> str | None:
+    """Why Lambda gave up on the invocation a record describes (None if `data` is not such a record), e.g.
+    "RetriesExhausted after 3 attempts: Unhandled: RuntimeError: boom"."""
+    if not _is_invocation_record(data):
+        return None
+    context = data["requestContext"]
+    response = _object(data.get("responsePayload")) or {}
+    error = ": ".join(
+        str(part)
+        for part in (
+            (_object(data.get("responseContext")) or {}).get("functionError"),
+            response.get("errorType"),
+            response.get("errorMessage"),
+        )
+        if part
+    )
+    why = f"{context.get('condition', 'failed')} after {context.get('approximateInvokeCount', '?')} attempts"
+    return f"{why}: {error}" if error else why
 
 
 def parked_messages(dlq: ParkedQueue, visibility_timeout: int) -> Iterator[tuple[str, str, str]]:
@@ -70,10 +110,17 @@ def list_parked(dlq: ParkedQueue) -> list[dict[str, Any]]:
     receipts = []
     for message_id, receipt, body in parked_messages(dlq, visibility_timeout=60):
         receipts.append(receipt)
-        try:
-            entries.append({"messageId": message_id, **json.loads(body)})
-        except ValueError:
+        data = _object(body)
+        if data is None:
             entries.append({"messageId": message_id, "body": body})
+            continue
+        entry: dict[str, Any] = {"messageId": message_id}
+        # Lambda's record keeps the job deep in its event: named up front, as every other kind names it.
+        if (named := _named(data)) is not None:
+            entry["tenantId"], entry["jobId"] = named
+        if (why := lambda_failure(data)) is not None:
+            entry["lambdaFailure"] = why
+        entries.append({**entry, **data})
     for receipt in receipts:
         dlq.release(receipt)
     return entries
