@@ -11,7 +11,7 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-webhooks load-webhooks cost lint format synth deploy destroy clean
+.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-cold bench-webhooks load-webhooks cost lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
@@ -27,7 +27,8 @@ help:
 	@echo "make cost     what a capture costs on AWS, per 1,000 at three volumes (docs/cost.md)"
 	@echo "make lint     ruff and mypy"
 	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
-	@echo "make layer    build the zip functions' dependencies layer from pinned wheels (part of setup)"
+	@echo "make layer    build the zip functions' two layers, bytecode included (part of setup)"
+	@echo "make bench-cold  the zip handlers' cold import, with and without the layers' bytecode (API target 300 ms)"
 	@echo "make deploy   deploy to the AWS account in your environment (needs Docker for the capture image)"
 
 setup: system-deps $(STAMP) $(BIN)/shotwire $(LAYER_STAMP)
@@ -51,7 +52,9 @@ $(BIN)/shotwire: | $(STAMP)
 
 # The zip functions' dependencies layer: the pinned wheels for Lambda's Python, unpacked without Docker.
 # The script rebuilds only when the runtime, the pins or itself changed; `make layer` always asks it.
-$(LAYER_STAMP): layers/dependencies/requirements.txt scripts/build-layer.sh infra/defaults.py | $(STAMP)
+# The shared layer is a compiled copy of layers/shared/python: rebuilt whenever a source changes.
+SHARED_SOURCES := $(shell find layers/shared/python -type f -not -path '*/__pycache__/*' -not -path '*_cache/*')
+$(LAYER_STAMP): layers/dependencies/requirements.txt scripts/build-layer.sh infra/defaults.py $(SHARED_SOURCES) | $(STAMP)
 	@PYTHON=$(BIN)/python scripts/build-layer.sh
 
 layer: | $(STAMP)
@@ -98,6 +101,9 @@ build/bench-venv/.installed:
 	$(PYTHON) -m venv build/bench-venv
 	build/bench-venv/bin/pip install -q "shot-scraper==1.12" "playwright==1.65.2"
 	@touch $@
+
+bench-cold: setup
+	$(BIN)/python -m bench.cold_start
 
 bench-webhooks: setup
 	$(BIN)/python -m bench.webhooks

@@ -143,7 +143,7 @@ class Api(Construct):
             handler=self.function,
             proxy=True,
             # A synchronous capture with `Accept: image/*` answers the image itself (base64 from Lambda).
-            binary_media_types=BINARY_MEDIA_TYPES,
+            binary_media_types=list(BINARY_MEDIA_TYPES),
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=config.api_access_logs,
             deploy_options=apigw.StageOptions(

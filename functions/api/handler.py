@@ -7,15 +7,14 @@ from contextlib import AbstractContextManager
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shotwire_core.batches import batch_view, get_batch, submit_batch
+from shotwire_core.binary_media import answers_bytes
 from shotwire_core.errors import JobNotFoundError
-from shotwire_core.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from shotwire_core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shotwire_core.idempotency import run_once
 from shotwire_core.jobs import (
@@ -33,7 +32,6 @@ from shotwire_core.jobs import (
     requested_wait,
     submit_screenshot,
     wait_for_job,
-    wants_bytes,
 )
 from shotwire_core.limits import captures_reserved, check_rate
 from shotwire_core.models import (
@@ -61,7 +59,7 @@ from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.settings import get_settings
 from shotwire_core.signing import signature_headers
-from shotwire_core.web import answers, install_edge, tenant_of
+from shotwire_core.web import ApiResolver, answers, install_edge, tenant_of
 from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
 
 # A Lambda response carries at most 6 MB, and base64 adds a third: larger images are answered with a 303.
@@ -69,7 +67,7 @@ MAX_INLINE_IMAGE_BYTES = 4 * 1024 * 1024
 # Time kept back from the function's deadline to shape the answer after a synchronous wait.
 ANSWER_MARGIN_SECONDS = 2
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = ApiResolver(enable_validation=True)
 LIMITS_CONTEXT_KEY = "tenant_limits"
 
 
@@ -123,6 +121,7 @@ def once_per_idempotency_key(endpoint: str, create: Callable[[], Response[Any]])
         key=key,
         body=(event.decoded_body or "").encode("utf-8"),
         create=stored,
+        lambda_context=app.lambda_context,  # a crashed request's record expires with the invocation
     )
     headers = {**first["headers"], **({"Idempotent-Replayed": "true"} if replayed else {})}
     return Response(
@@ -136,7 +135,7 @@ def once_per_idempotency_key(endpoint: str, create: Callable[[], Response[Any]])
 CREATE_SCREENSHOT_ANSWERS = answers(
     {
         202: ("Queued", AcceptedJob),
-        200: ("Finished within ?wait / Prefer: wait (with Accept: image/*, the image itself)", JobAnswer),
+        200: ("Finished within ?wait / Prefer: wait (Accept: image/* first: the image itself)", JobAnswer),
         303: ("Finished within the wait, image over 4 MB: Location is its download link", None),
     },
     409,
@@ -146,24 +145,32 @@ CREATE_SCREENSHOT_ANSWERS = answers(
 )
 CREATE_SCREENSHOT_ANSWERS[200]["content"]["image/*"] = {"schema": {"type": "string", "format": "binary"}}
 
-OPENAPI = {
-    "title": "shotwire",
-    "version": "1",
-    "description": "Asynchronous screenshots: submit a URL, get a job id at once, receive a signed webhook "
-    "when the capture is done. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`.",
-    "security_schemes": {
-        "bearer": HTTPBearer(description="Authorization: Bearer <API key>"),
-        "apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header, description="The API key in x-api-key"),
-    },
-    "security": [{"bearer": []}, {"apiKey": []}],
-}
-app.enable_swagger(path="/docs", **OPENAPI)  # type: ignore[arg-type]
+
+def openapi_settings() -> dict[str, Any]:
+    """The OpenAPI document's title and security schemes; Powertools' OpenAPI models (slow to import) are
+    loaded only when /docs or /openapi.json is asked for."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
+    return {
+        "title": "shotwire",
+        "version": "1",
+        "description": "Asynchronous screenshots: submit a URL, get a job id at once, receive a signed webhook "
+        "when the capture is done. Authenticate with `Authorization: Bearer <key>` or `x-api-key: <key>`.",
+        "security_schemes": {
+            "bearer": HTTPBearer(description="Authorization: Bearer <API key>"),
+            "apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header, description="The API key in x-api-key"),
+        },
+        "security": [{"bearer": []}, {"apiKey": []}],
+    }
+
+
+app.enable_swagger_on_first_request(path="/docs", settings=openapi_settings)
 
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
     """The OpenAPI document, generated from the models that validate requests."""
-    document = app.get_openapi_json_schema(**OPENAPI)  # type: ignore[arg-type]
+    document = app.get_openapi_json_schema(**openapi_settings())
     return Response(status_code=HTTPStatus.OK.value, content_type=content_types.APPLICATION_JSON, body=document)
 
 
@@ -203,8 +210,8 @@ def create_screenshot(
         Query(
             ge=0,
             le=MAX_WAIT_SECONDS,
-            description="Seconds (0-25) to wait for the result: 200 with the finished job (or, with "
-            "Accept: image/*, the image itself) if it finishes in time, else 202 as usual. "
+            description="Seconds (0-25) to wait for the result: 200 with the finished job (or, when the first "
+            "Accept type is image/* or the image's type, the image itself) if it finishes in time, else 202. "
             "Prefer: wait=N does the same.",
         ),
     ] = None,
@@ -228,7 +235,7 @@ def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool
         return accepted
     headers = {"Location": f"/v1/screenshots/{job_id}", **applied}
     content_type = CONTENT_TYPES[job.options.format]
-    if job.image_key and wants_bytes((app.current_event.headers or {}).get("Accept"), content_type):
+    if job.image_key and answers_bytes((app.current_event.headers or {}).get("Accept"), content_type):
         data = services.images.get_if_smaller(job.image_key, MAX_INLINE_IMAGE_BYTES)
         if data is None:  # too large for a Lambda response: send the caller to the download link instead
             link = services.images.download_url(job.image_key, services.settings.download_url_ttl_seconds)
@@ -420,5 +427,4 @@ def rotate_secret(request: Annotated[SecretRotationRequest, Body()]) -> dict[str
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    IDEMPOTENCY_CONFIG.register_lambda_context(context)  # a crashed request's record expires with the invocation
     return app.resolve(event, context)

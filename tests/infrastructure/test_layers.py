@@ -1,20 +1,18 @@
-"""The zip functions' layers: ours only, and a dependencies layer that holds exactly what the tests ran.
+"""The zip functions' layers: ours only, and a dependencies layer that holds exactly what the tests ran,
+both with bytecode compiled by the functions' runtime's Python.
 
-The dependencies layer is built by `make layer` (part of `make setup`) into build/layers/dependencies; these
-tests read that directory and need no network. What they cannot do here is import the layer under Lambda's
-Python unless that exact interpreter is on the machine: the layer's extension modules are built for it (say
-cp314), and the local venv's Python (3.11) cannot load them. The import test further down runs where such an
-interpreter is found and is skipped, saying why, elsewhere; the closure, platform-tag and import-graph tests
-below stand in for it.
+`make layer` (part of `make setup`) builds both into build/layers; these tests read those directories and
+need no network. The local venv's Python (3.11) cannot import the layers (their extension modules and
+bytecode are for the runtime's version, say cp313), so the tests that import them run the interpreter that
+compiled them, which the layers' stamps name; where it is gone they are skipped, saying why, and the
+closure, platform-tag and import-graph tests below stand in for them.
 """
 
 from __future__ import annotations
 
-import glob
 import importlib.metadata
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,19 +27,25 @@ from packaging import tags
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from infra.defaults import ARCHITECTURE, REPO_ROOT, RUNTIME
+from infra.defaults import ARCHITECTURE, BYTECODE_TAG, REPO_ROOT, RUNTIME
 from infra.layers import (
     DEPENDENCIES_DIR,
     DEPENDENCIES_REQUIREMENTS,
     DEPENDENCIES_STAMP,
+    SHARED_DIR,
+    SHARED_SOURCE,
+    SHARED_STAMP,
     LayerNotBuiltError,
     built_dependencies_dir,
+    built_shared_dir,
 )
 from infra.stack import ShotwireStack
 
 ZIP_SERVICES = ["api", "dispatcher"]
 LAYER = DEPENDENCIES_DIR / "python"
-SHARED = REPO_ROOT / "layers" / "shared" / "python"
+SHARED = SHARED_DIR / "python"
+# Each built layer: its directory and its stamp.
+BUILT = {"dependencies": (DEPENDENCIES_DIR, DEPENDENCIES_STAMP), "shared": (SHARED_DIR, SHARED_STAMP)}
 
 # Lambda's Python runtimes (3.12 and later) run on Amazon Linux 2023, whose glibc is 2.34.
 LAMBDA_GLIBC_MINOR = 34
@@ -51,7 +55,7 @@ LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 # Packages no metadata asks for, which a package here imports when it can (so the tests' venv ran with them).
 OPTIONAL_IMPORTS = {"certifi": "botocore.httpsession takes its CA bundle"}
 
-PYTHON_VERSION = RUNTIME.name.removeprefix("python")  # "3.14"
+PYTHON_VERSION = RUNTIME.name.removeprefix("python")  # "3.13"
 PY_MAJOR, PY_MINOR = (int(part) for part in PYTHON_VERSION.split("."))
 MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}[ARCHITECTURE.name]
 
@@ -153,15 +157,21 @@ def test_dependencies_layer_is_for_the_functions_runtime_and_architecture(
     assert props["CompatibleArchitectures"] == [ARCHITECTURE.name]
 
 
-def test_dependencies_layer_deploys_the_built_directory(template: Template, stack: ShotwireStack) -> None:
-    props = template.to_json()["Resources"][layer_logical_id(stack, stack.layers.dependencies)]["Properties"]
+@pytest.mark.parametrize("name", BUILT)
+def test_each_layer_deploys_its_built_directory_bytecode_included(
+    template: Template, stack: ShotwireStack, name: str
+) -> None:
+    layer = stack.layers.dependencies if name == "dependencies" else stack.layers.shared
+    props = template.to_json()["Resources"][layer_logical_id(stack, layer)]["Properties"]
     asset_hash = props["Content"]["S3Key"].removesuffix(".zip")
     app = stack.node.root
     assert isinstance(app, App)
     staged = Path(app.outdir) / f"asset.{asset_hash}"
+    directory = BUILT[name][0]
     assert sorted(p.relative_to(staged) for p in files_under(staged)) == sorted(
-        p.relative_to(DEPENDENCIES_DIR) for p in files_under(DEPENDENCIES_DIR)
+        p.relative_to(directory) for p in files_under(directory)
     )
+    assert any(p.suffix == ".pyc" for p in files_under(staged))
 
 
 # --- the pins --------------------------------------------------------------------------------------
@@ -208,11 +218,15 @@ def test_layer_holds_exactly_the_pinned_closure() -> None:
 
 def test_every_package_the_zip_functions_import_is_in_the_layer() -> None:
     """Imports each handler in a fresh interpreter of this venv and maps what it loaded to distributions."""
+    # get_services() too: the AWS SDK (and Powertools' idempotency) are imported by the first request that
+    # calls out, not by the handler's import.
     probe = (
         "import importlib.metadata, json, sys\n"
         "before = set(sys.modules)\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "import handler\n"
+        "from shotwire_core.services import get_services\n"
+        "get_services()\n"
         "owners = importlib.metadata.packages_distributions()\n"
         "top = {m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names)\n"
         "print(json.dumps(sorted({d for t in top for d in owners.get(t, [])})))\n"
@@ -226,6 +240,7 @@ def test_every_package_the_zip_functions_import_is_in_the_layer() -> None:
             timeout=120,
             check=True,
             cwd=REPO_ROOT,
+            env={**os.environ, "AWS_DEFAULT_REGION": "eu-west-1"},
         )
         imported = {canonicalize_name(d) for d in json.loads(done.stdout)}
         assert {"aws-lambda-powertools", "pydantic", "pydantic-core", "boto3", "botocore"} <= imported
@@ -256,27 +271,82 @@ def test_layer_is_built_for_lambdas_python_not_the_local_one() -> None:
         assert wheel_tags & supported, f"{wheel.parent.name} is tagged {sorted(map(str, wheel_tags))}"
 
 
-def test_layer_holds_no_bytecode_or_scripts() -> None:
-    assert not (LAYER / "bin").exists()
-    assert not [p for p in LAYER.rglob("__pycache__")]
-    assert not [p for p in files_under(LAYER) if p.suffix in {".pyc", ".pyo"}]
+def pyc_flags(pyc: Path) -> int:
+    """The pyc header's flags (PEP 552): bit 0 hash-based, bit 1 check the source."""
+    return int.from_bytes(pyc.read_bytes()[4:8], "little")
+
+
+@pytest.mark.parametrize("root", [LAYER, SHARED], ids=["dependencies", "shared"])
+def test_every_module_has_unchecked_bytecode_for_the_runtime_and_no_other(root: Path) -> None:
+    assert not (root / "bin").exists()
+    sources = [p for p in files_under(root) if p.suffix == ".py"]
+    pycs = {p for p in files_under(root) if p.suffix in {".pyc", ".pyo"}}
+    wanted = {p.parent / "__pycache__" / f"{p.stem}.{BYTECODE_TAG}.pyc" for p in sources}
+    assert pycs == wanted, f"missing {sorted(wanted - pycs)[:3]}, not wanted {sorted(pycs - wanted)[:3]}"
+    # Unchecked hash-based: Lambda unzips with 1980 mtimes, which would make timestamp-based ones all stale.
+    assert {pyc_flags(p) for p in pycs} == {0b01}
 
 
 def test_layers_fit_well_inside_lambdas_unzipped_limit() -> None:
-    size = sum(p.stat().st_size for root in (LAYER, SHARED) for p in files_under(root) if "__pycache__" not in p.parts)
+    size = sum(p.stat().st_size for root in (LAYER, SHARED) for p in files_under(root))
     assert size < LAMBDA_UNZIPPED_LIMIT_BYTES // 2, f"layers unzip to {size / 1e6:.0f} MB"
 
 
-def lambda_python() -> str | None:
-    """An interpreter of the functions' Python version, if this machine has one."""
-    name = f"python{PYTHON_VERSION}"
-    candidates = [os.environ.get("SHOTWIRE_LAMBDA_PYTHON"), shutil.which(name)]
-    candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{PYTHON_VERSION}*/bin/{name}")))
-    for candidate in filter(None, candidates):
-        check = f"import sys; sys.exit(sys.version_info[:2] != ({PY_MAJOR}, {PY_MINOR}))"
-        if subprocess.run([candidate, "-c", check], capture_output=True, timeout=30).returncode == 0:
-            return candidate
-    return None
+def test_shared_layer_is_the_source_tree_as_it_is() -> None:
+    assert built_shared_dir() == SHARED_DIR
+    assert (SHARED / "shotwire_core" / "__init__.py").read_bytes() == (
+        SHARED_SOURCE / "shotwire_core" / "__init__.py"
+    ).read_bytes()
+
+
+def compiled_by(stamp: Path) -> str:
+    """The interpreter a layer's stamp says compiled its bytecode: `bytecode <tag> <mode> <version> <path>`."""
+    (line,) = [line for line in stamp.read_text().splitlines() if line.startswith("bytecode ")]
+    tag, mode, _version, path = line.split(maxsplit=4)[1:]
+    assert (tag, mode) == (BYTECODE_TAG, "unchecked-hash"), line
+    return path
+
+
+def test_both_layers_were_compiled_by_one_interpreter() -> None:
+    assert compiled_by(DEPENDENCIES_STAMP) == compiled_by(SHARED_STAMP)
+
+
+def lambda_python() -> str:
+    """The runtime's Python that compiled the layers, or the test is skipped (the machine has lost it)."""
+    python = compiled_by(DEPENDENCIES_STAMP)
+    check = f"import sys; sys.exit(sys.version_info[:2] != ({PY_MAJOR}, {PY_MINOR}))"
+    if not os.access(python, os.X_OK) or subprocess.run([python, "-c", check], timeout=30).returncode != 0:
+        pytest.skip(
+            f"{python}, which compiled the layers, is no longer a {RUNTIME.name} interpreter: the layer's "
+            f"cp{PY_MAJOR}{PY_MINOR} modules and bytecode cannot be imported by another Python, so only the "
+            "closure, tag and import-graph tests check the layer (`make layer` finds another)"
+        )
+    return python
+
+
+# Run by the runtime's Python over a layer: every pyc loads (right magic number, a hash-based header) and
+# carries the hash of the source beside it, so none can be stale.
+CHECK_PYCS = """
+import _imp, importlib.util, pathlib, sys
+from importlib._bootstrap_external import _classify_pyc
+bad = []
+for pyc in pathlib.Path(sys.argv[1]).rglob("*.pyc"):
+    source = importlib.util.source_from_cache(str(pyc))
+    data = pyc.read_bytes()
+    _classify_pyc(data, pyc.name, {"name": pyc.name, "path": str(pyc)})  # raises on another version's magic
+    if data[8:16] != _imp.source_hash(importlib.util._RAW_MAGIC_NUMBER, pathlib.Path(source).read_bytes()):
+        bad.append(source)
+print(len(bad), bad[:3])
+"""
+
+
+@pytest.mark.parametrize("root", [LAYER, SHARED], ids=["dependencies", "shared"])
+def test_bytecode_loads_under_the_runtimes_python_and_matches_its_source(root: Path) -> None:
+    done = subprocess.run(
+        [lambda_python(), "-I", "-S", "-c", CHECK_PYCS, str(root)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("0 "), f"stale bytecode: {done.stdout}"
 
 
 # Run with -I -S: only the standard library and the two layers are importable, as on Lambda, where /opt/python
@@ -299,7 +369,7 @@ class Context:
         return 10_000
 
 if function.endswith("api"):
-    for path in ("/health", "/openapi.json"):
+    for path in ("/health", "/openapi.json", "/docs"):
         event = {
             "resource": "/{proxy+}", "path": path, "httpMethod": "GET", "headers": {}, "multiValueHeaders": {},
             "queryStringParameters": None, "multiValueQueryStringParameters": None,
@@ -309,25 +379,28 @@ if function.endswith("api"):
         }
         answer = handler.lambda_handler(event, Context())
         assert answer["statusCode"] == 200, answer
+
+# What the first request that calls AWS imports (the SDK, X-Ray's patches, Powertools' idempotency).
+from shotwire_core.services import get_services
+get_services()
 print("ok")
 """
 
 
 @pytest.mark.parametrize("service", ZIP_SERVICES)
 def test_handlers_import_and_answer_under_lambdas_python(service: str) -> None:
-    python = lambda_python()
-    if python is None:
-        pytest.skip(
-            f"no {RUNTIME.name} interpreter here (SHOTWIRE_LAMBDA_PYTHON, PATH, pyenv): the layer's "
-            f"cp{PY_MAJOR}{PY_MINOR} extension modules cannot be imported by another Python, so only the closure, "
-            "tag and import-graph tests check the layer"
-        )
+    # -B: nothing written beside the function's code or into the layers.
+    command = [lambda_python(), "-I", "-S", "-B", "-c", SMOKE]
     done = subprocess.run(
-        [python, "-I", "-S", "-c", SMOKE, str(REPO_ROOT / "functions" / service), str(LAYER), str(SHARED)],
+        [*command, str(REPO_ROOT / "functions" / service), str(LAYER), str(SHARED)],
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": os.environ.get("PATH", ""), "POWERTOOLS_METRICS_DISABLED": "true"},
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        },
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("ok")
@@ -356,3 +429,40 @@ def test_synth_refuses_a_missing_or_stale_layer(tmp_path: Path) -> None:
     stamp.write_text(DEPENDENCIES_STAMP.read_text().replace(f"runtime {RUNTIME.name} ", "runtime python3.9 "))
     with pytest.raises(LayerNotBuiltError, match=r"another runtime.*make layer"):
         built_dependencies_dir(requirements, directory, stamp)
+
+    # A layer built before it shipped bytecode.
+    stamp.write_text(
+        "".join(line for line in DEPENDENCIES_STAMP.read_text().splitlines(True) if "bytecode" not in line)
+    )
+    with pytest.raises(LayerNotBuiltError, match=rf"no {BYTECODE_TAG} bytecode.*make layer"):
+        built_dependencies_dir(requirements, directory, stamp)
+
+
+def test_synth_refuses_a_shared_layer_that_is_not_a_copy_of_the_source(tmp_path: Path) -> None:
+    source, directory, stamp = tmp_path / "source", tmp_path / "shared", tmp_path / "shared.stamp"
+    (source / "pkg" / "__pycache__").mkdir(parents=True)
+    (source / "pkg" / "a.py").write_text("A = 1\n")
+    (source / "pkg" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"local bytecode is no part of it")
+
+    with pytest.raises(LayerNotBuiltError, match=r"shared layer is not built.*make layer"):
+        built_shared_dir(source, directory, stamp)
+
+    (directory / "python" / "pkg" / "__pycache__").mkdir(parents=True)
+    (directory / "python" / "pkg" / "a.py").write_text("A = 1\n")
+    (directory / "python" / "pkg" / "__pycache__" / f"a.{BYTECODE_TAG}.pyc").write_bytes(b"compiled")
+    stamp.write_text(SHARED_STAMP.read_text())
+    assert built_shared_dir(source, directory, stamp) == directory
+
+    (source / "pkg" / "a.py").write_text("A = 2\n")
+    with pytest.raises(LayerNotBuiltError, match=r"not a copy.*pkg/a.py differ.*make layer"):
+        built_shared_dir(source, directory, stamp)
+
+    (source / "pkg" / "a.py").write_text("A = 1\n")
+    (source / "pkg" / "b.py").write_text("B = 1\n")
+    with pytest.raises(LayerNotBuiltError, match=r"pkg/b.py differ"):
+        built_shared_dir(source, directory, stamp)
+
+    (source / "pkg" / "b.py").unlink()
+    stamp.write_text(SHARED_STAMP.read_text().replace(f"runtime {RUNTIME.name} ", "runtime python3.9 "))
+    with pytest.raises(LayerNotBuiltError, match=r"another runtime.*make layer"):
+        built_shared_dir(source, directory, stamp)

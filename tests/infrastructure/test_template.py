@@ -15,7 +15,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from app import config_from_context, stack_name
-from infra.defaults import REPO_ROOT
+from infra.defaults import REPO_ROOT, RUNTIME
 from infra.environment import SET_BY_IMAGE
 from shotwire_core.config import StackConfig
 from shotwire_core.settings import ENV_VARS, Settings
@@ -196,9 +196,19 @@ def test_capture_function_is_a_container_image_sized_from_config(template: Templ
 
 
 @pytest.mark.parametrize("service", ["api", "dispatcher"])
-def test_zip_functions_run_python314_with_shared_and_dependencies_layers(template: Template, service: str) -> None:
+def test_zip_functions_run_the_layers_python_with_shared_and_dependencies_layers(
+    template: Template, service: str
+) -> None:
     props = function_props(template, service)
-    assert (props["Runtime"], props["Handler"]) == ("python3.14", "handler.lambda_handler")
+    # The runtime whose interpreter compiled the layers' bytecode (scripts/build-layer.sh): 3.13.
+    assert (
+        (props["Runtime"], props["Handler"])
+        == (RUNTIME.name, "handler.lambda_handler")
+        == (
+            "python3.13",
+            "handler.lambda_handler",
+        )
+    )
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     # Both of the stack's own layers and nothing else (which is which: tests/infrastructure/test_layers.py).
     layers = referenced_ids(props["Layers"])

@@ -97,16 +97,6 @@ def requested_wait(query_wait: int | None, prefer_header: str | None) -> tuple[i
     return min(int(match.group(1)), MAX_WAIT_SECONDS), True
 
 
-def wants_bytes(accept: str | None, content_type: str) -> bool:
-    """Whether the caller asked for the image itself: an Accept that names its type or `image/*`
-    (a bare `*/*`, curl's default, keeps the JSON answer)."""
-    for media_range in (accept or "").split(","):
-        media = media_range.split(";", 1)[0].strip().lower()
-        if media == content_type or (media == "image/*" and content_type.startswith("image/")):
-            return True
-    return False
-
-
 def wait_for_job(
     tenant_id: str,
     job_id: str,

@@ -7,8 +7,17 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 NAMESPACE = "Shotwire"
 
 logger = Logger(service="shotwire")
-tracer = Tracer(service="shotwire")
+# Not patched at import (Tracer's auto_patch): patching for X-Ray imports botocore's client machinery, about
+# a fifth of the API's cold import, which a request that calls nothing (/health, /docs) need not pay.
+tracer = Tracer(service="shotwire", auto_patch=False)
 metrics = Metrics(namespace=NAMESPACE, service="shotwire")
+
+
+def trace_outgoing_calls() -> None:
+    """Patch every library X-Ray supports (the AWS SDK; http.client, under the webhook client), as auto_patch
+    would have; a module patched already is skipped. get_services calls it before it builds the process's
+    AWS and webhook clients, through which every outgoing call goes."""
+    tracer.patch()
 
 
 def correlate(job_id: str) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from typing import TYPE_CHECKING
 
 from shotwire_core.adapters.aws import client
 from shotwire_core.adapters.dynamo import HostTable, JobTable, KeyTable
@@ -14,7 +13,11 @@ from shotwire_core.adapters.storage import ImageStore
 from shotwire_core.adapters.webhook_http import DeliveryResult, post_webhook
 from shotwire_core.circuit import DestinationRule
 from shotwire_core.jobs import SubmissionRules
+from shotwire_core.observability import trace_outgoing_calls
 from shotwire_core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ class Services:
 
 @lru_cache(maxsize=1)
 def get_services() -> Services:
+    # Imported here, with the AWS SDK under it, and patched for tracing here: a cold start pays for them on
+    # the first request that calls out, not at import (docs/benchmarks.md, the cold import bench).
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    trace_outgoing_calls()
     settings = get_settings()
     return Services(
         settings=settings,

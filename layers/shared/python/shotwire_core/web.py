@@ -6,9 +6,10 @@ first (an anonymous caller learns nothing from a 422), so the edge extends that 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -27,6 +28,9 @@ from shotwire_core.errors import (
 )
 from shotwire_core.limits import RateLimitedError
 from shotwire_core.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 TENANT_CONTEXT_KEY = "tenant_id"
 # The largest request body the API reads; a batch of 1,000 full option objects fits well inside it.
@@ -168,6 +172,31 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
             raise RequestValidationError(
                 [{"type": "json_invalid", "loc": ("body",), "msg": "not UTF-8", "ctx": {"error": "not UTF-8 text"}}]
             ) from error
+
+
+class ApiResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, with Swagger UI set up by the first request for it rather than at import.
+
+    enable_swagger imports Powertools' OpenAPI models, pydantic classes that take about 70 ms to build: a
+    fifth of the API's cold import, which every cold start paid for a page that few requests ask for."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._lazy_swagger: tuple[str, Callable[[], dict[str, Any]]] | None = None
+        self._lazy_swagger_lock = threading.Lock()  # the local stack may resolve requests side by side
+
+    def enable_swagger_on_first_request(self, *, path: str, settings: Callable[[], dict[str, Any]]) -> None:
+        """`enable_swagger(path=path, **settings())`, done just before the first request for `path` is resolved."""
+        self._lazy_swagger = (path, settings)
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        lazy = self._lazy_swagger
+        if lazy is not None and str(event.get("path") or "").rstrip("/") == lazy[0]:
+            with self._lazy_swagger_lock:
+                if self._lazy_swagger is not None:
+                    self.enable_swagger(path=lazy[0], **lazy[1]())
+                    self._lazy_swagger = None
+        return super().resolve(event, context)
 
 
 def install_edge(

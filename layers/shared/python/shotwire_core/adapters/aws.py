@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
+from functools import cache
 from typing import Any
-
-import boto3
-from botocore.config import Config
 
 # Bulk requests in flight at once (a 1,000-job batch is 40 BatchWriteItem and 100 SendMessageBatch requests).
 BULK_WORKERS = 8
@@ -14,16 +12,27 @@ BULK_WORKERS = 8
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
-# Presigned links must use SigV4: SigV2 links are deprecated and refused in newer regions.
-_SERVICE_CONFIG = {"s3": _CONFIG.merge(Config(signature_version="s3v4"))}
+
+@cache
+def _config(service: str) -> Any:
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=30)
+    if service == "s3":  # presigned links must use SigV4: SigV2 links are deprecated and refused in newer regions
+        config = config.merge(Config(signature_version="s3v4"))
+    return config
 
 
 def client(service: str) -> Any:
-    """A cached client. Endpoints come from the standard AWS_ENDPOINT_URL variables (moto locally)."""
+    """A cached client. Endpoints come from the standard AWS_ENDPOINT_URL variables (moto locally).
+
+    boto3 is imported by the first call, not with this module: a cold start that serves a request without
+    AWS (/health, /docs) never loads it."""
+    import boto3
+
     with _lock:
         if service not in _clients:
-            _clients[service] = boto3.session.Session().client(service, config=_SERVICE_CONFIG.get(service, _CONFIG))
+            _clients[service] = boto3.session.Session().client(service, config=_config(service))
         return _clients[service]
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from shotwire_core.adapters.aws import BULK_WORKERS, client
@@ -17,8 +17,23 @@ from shotwire_core.errors import StaleJobError
 from shotwire_core.ids import webhook_message_id
 from shotwire_core.models import ApiKeyRecord, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+
+# boto3.dynamodb.types imports boto3's whole package first: left to the first DynamoDB call, as in client().
+@cache
+def _serializer() -> TypeSerializer:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def _decimals(value: Any) -> Any:
@@ -33,7 +48,8 @@ def _decimals(value: Any) -> Any:
 
 
 def _to_ddb(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(_decimals(value)) for key, value in item.items()}
+    serialize = _serializer().serialize
+    return {key: serialize(_decimals(value)) for key, value in item.items()}
 
 
 def _plain_numbers(value: Any) -> Any:
@@ -48,11 +64,13 @@ def _plain_numbers(value: Any) -> Any:
 
 
 def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain_numbers(_deserializer.deserialize(value)) for key, value in item.items()}
+    deserialize = _deserializer().deserialize
+    return {key: _plain_numbers(deserialize(value)) for key, value in item.items()}
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(_decimals(value)) for key, value in values.items()}
+    serialize = _serializer().serialize
+    return {key: serialize(_decimals(value)) for key, value in values.items()}
 
 
 def _conditional_update(ddb: Any, **request: Any) -> bool:
