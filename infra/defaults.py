@@ -34,8 +34,6 @@ APPLICATION_LOG_LEVEL = lambda_.ApplicationLogLevel.INFO
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 ZIP_HANDLER = "handler.lambda_handler"
-SERVICE_PREFIX = "shotwire"
-METRICS_NAMESPACE = "Shotwire"
 
 # Files that must never reach a function's code asset: they change on every run and would churn the asset hash.
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache"]
@@ -43,13 +41,6 @@ ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cac
 # interpreter's, had one run from there, is left out.
 BYTECODE_TAG = f"cpython-{RUNTIME.name.removeprefix('python').replace('.', '')}"
 LAYER_ASSET_EXCLUDE = ["**/*.pyc", f"!**/__pycache__/*.{BYTECODE_TAG}.pyc"]
-
-
-def powertools_environment(service: str) -> dict[str, str]:
-    return {
-        "POWERTOOLS_SERVICE_NAME": f"{SERVICE_PREFIX}-{service}",
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-    }
 
 
 def function_props(
@@ -78,7 +69,8 @@ def function_props(
         ),
         "memory_size": memory_mb,
         "timeout": Duration.seconds(timeout_seconds),
-        "environment": {**environment, **powertools_environment(service)},
+        # The Powertools names come with it (shotwire_core.settings.environment_of), as locally.
+        "environment": environment,
         **(vpc_placement or {}),
     }
 
