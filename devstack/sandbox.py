@@ -30,6 +30,8 @@ def sandbox_command(tmp: Path, cwd: Path = Path("/")) -> list[str]:
         "--tmpfs", SANDBOX_SHM, "--remount-ro", SANDBOX_SHM,
         "--proc", "/proc",
         "--bind", str(tmp), SANDBOX_TMP,
+        # The code, read-only, even where a checkout lives under /tmp (which the line above hides).
+        "--ro-bind", str(cwd), str(cwd),
         "--unshare-user", "--uid", str(LAMBDA_UID), "--gid", str(LAMBDA_GID),
         "--unshare-pid", "--unshare-ipc", "--unshare-uts",
         "--die-with-parent",
