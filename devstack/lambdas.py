@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import queue
@@ -140,7 +141,6 @@ class ExecutionEnvironment:
     process: subprocess.Popen[bytes] = field(init=False)
     tmp: Path = field(init=False)
     answers: queue.Queue[dict[str, Any] | None] = field(init=False, default_factory=queue.Queue)
-    invocations: int = 0
     tmp_bytes: int = 0
 
     def __post_init__(self) -> None:
@@ -176,9 +176,7 @@ class ExecutionEnvironment:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Run one invocation; InvocationError if it raised, crashed or timed out (then the process is gone)."""
-        self.invocations += 1
-        started = time.time()
-        deadline = started + self.spec.timeout_seconds
+        deadline = time.time() + self.spec.timeout_seconds
         request = {"requestId": str(uuid.uuid4()), "deadlineEpochMs": int(deadline * 1000), "event": event}
         stdin = self.process.stdin
         assert stdin is not None
@@ -246,7 +244,7 @@ class LocalFunction:
         self._idle: list[ExecutionEnvironment] = []
         self._all: list[ExecutionEnvironment] = []
         self._starting = 0
-        self._numbers = iter(range(1, 1_000_000))
+        self._numbers = itertools.count(1)
         self._changed = threading.Condition()
         self._closed = False
         self.cold_starts = 0

@@ -19,8 +19,6 @@ import boto3
 
 from shotwire_core.observability import logger
 
-Handler = Callable[[dict[str, Any], Any], Any]
-
 
 @dataclass
 class LocalContext:

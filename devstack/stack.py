@@ -147,7 +147,6 @@ class LocalStack:
     def start(self) -> None:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL_S3"):
             os.environ.pop(name, None)
-        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF blobs on the dev console
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call otherwise
         self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.moto_port, verbose=False)
         self.moto.start()

@@ -1,7 +1,7 @@
 """One local execution environment: `python -m devstack.worker functions/<name>/handler.py`.
 
 Like Lambda's runtime, it imports the handler once (the init phase), then serves one invocation at a time:
-the parent (devstack.runtime) writes a JSON line {"requestId", "deadlineEpochMs", "event"} to stdin and
+the parent (devstack.lambdas) writes a JSON line {"requestId", "deadlineEpochMs", "event"} to stdin and
 reads the answer from the protocol channel, {"result": ...} or Lambda's error shape. The process gets only
 its function's environment, and the parent kills it when an invocation outlives the function's timeout.
 The handler's own output (Powertools logs to stdout, as in Lambda) goes to the stack's console.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ def main() -> int:
             traceback.print_exc()
             _answer(channel, {"errorType": type(error).__name__, "errorMessage": str(error)})
             continue
-        _answer(channel, {"result": result, "finishedEpochMs": int(time.time() * 1000)})
+        _answer(channel, {"result": result})
     shutdown = getattr(module, "shutdown", None)
     if shutdown is not None:  # the stack is stopping: close Chromium cleanly
         shutdown()

@@ -25,9 +25,6 @@ THROTTLING_RATE_LIMIT = 50  # requests per second, steady state
 THROTTLING_BURST_LIMIT = 100
 
 
-# binaryMediaTypes: the same list the handler and the local gateway apply (shotwire_core.binary_media).
-
-
 def access_logging(scope: Construct) -> dict[str, Any]:
     """One JSON line per request (no headers or bodies, so no keys), kept as long as the function logs."""
     return {
@@ -142,7 +139,8 @@ class Api(Construct):
             rest_api_name=f"{config.prefix}-api",
             handler=self.function,
             proxy=True,
-            # A synchronous capture with `Accept: image/*` answers the image itself (base64 from Lambda).
+            # A synchronous capture with `Accept: image/*` answers the image itself (base64 from Lambda); the
+            # same list the handler and the local gateway apply (shotwire_core.binary_media).
             binary_media_types=list(BINARY_MEDIA_TYPES),
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=config.api_access_logs,
