@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -307,3 +308,83 @@ class Site:
         with serving(Handler) as server:
             self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
             yield self
+
+
+# --- processes and pages for the browser tests -------------------------------------------------------------
+
+
+def descendant_processes(root: int | None = None) -> dict[int, tuple[str, int, str]]:
+    """The processes below `root` (this test process by default), read from /proc: pid -> (program, process
+    group, state letter). What a test launched, and what it may have left behind."""
+    root = os.getpid() if root is None else root
+    parents: dict[int, int] = {}
+    found: dict[int, tuple[str, int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            program = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        found[int(entry.name)] = (program, int(fields[2]), fields[0])
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == root:
+                return True
+        return False
+
+    return {pid: process for pid, process in found.items() if descends(pid)}
+
+
+def chromium_groups() -> dict[int, list[tuple[int, str]]]:
+    """This test process's Chromium processes by process group (one group per launched browser): pid, state."""
+    groups: dict[int, list[tuple[int, str]]] = {}
+    for pid, (program, group, state) in descendant_processes().items():
+        if "chrom" in program.lower():
+            groups.setdefault(group, []).append((pid, state))
+    return groups
+
+
+def freezing_chromium(directory: Path, after_seconds: float) -> str:
+    """A Chromium launcher whose browser process stops (SIGSTOP) `after_seconds` after it starts: a browser
+    that hangs without disconnecting, on every launch."""
+    from devstack.options import find_chromium
+
+    script = directory / "freezing-chromium"
+    script.write_text(
+        "#!/bin/sh\n"
+        # $$ is the browser process once exec'd; the one that answers the CDP pipe, so stopping it hangs
+        # the browser. The timer lets go of the pipe (fds 3 and 4), so that only Chromium holds it.
+        f"( exec 3>&- 4>&-; sleep {after_seconds}; kill -s STOP $$ ) >/dev/null 2>&1 &\n"
+        f'exec {find_chromium()} "$@"\n'
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+@contextmanager
+def slow_site(seconds: float) -> Iterator[tuple[str, threading.Semaphore]]:
+    """Pages that answer after `seconds`; the semaphore is released as each request arrives."""
+    arrived = threading.Semaphore(0)
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrived.release()
+            time.sleep(seconds)
+            body = b"<html><body style='background:#0a0'>slow</body></html>"
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a job that gave up hangs up
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    with serving(Slow) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", arrived

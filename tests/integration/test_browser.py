@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import ipaddress
 import os
@@ -11,7 +10,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +19,7 @@ from PIL import Image
 from devstack.options import find_chromium
 from shotwire_core.adapters.browser import BrowserEngine, CaptureError
 from shotwire_core.models import CaptureOptions
-from tests.support import PageServer, closed_port, serving
+from tests.support import PageServer, closed_port, descendant_processes, serving, slow_site
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -133,34 +131,10 @@ def test_contexts_are_closed_after_success_and_failure(capturer: BrowserEngine, 
     assert capturer._browser is not None and capturer._browser.contexts == []
 
 
-def _descendant_chromium_pids() -> list[int]:
-    me = os.getpid()
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            names[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-
-    def descends(pid: int) -> bool:
-        while pid > 1:
-            pid = parents.get(pid, 0)
-            if pid == me:
-                return True
-        return False
-
-    return [pid for pid, name in names.items() if "chrom" in name.lower() and descends(pid)]
-
-
 def test_a_crashed_browser_is_relaunched(capturer: BrowserEngine, site: str) -> None:
     capturer.capture(_options(f"{site}/plain", timeout_ms=10_000), guard=None)
     launches = capturer.launches
-    pids = _descendant_chromium_pids()
+    pids = [pid for pid, (program, _, _) in descendant_processes().items() if "chrom" in program.lower()]
     assert pids
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
@@ -228,22 +202,7 @@ def test_a_job_waiting_behind_slow_pages_still_gets_its_whole_timeout(capturer: 
     slot. Timed from the slot, every job fits with seconds to spare (a loaded machine included); timed from
     the queue, the last ones fail."""
 
-    class Slowish(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            time.sleep(2.0)
-            body = b"<html><body style='background:#08f'>slow</body></html>"
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a job that gave up hangs up
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    with serving(Slowish) as server, ThreadPoolExecutor(max_workers=8) as pool:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
+    with slow_site(2.0) as (url, _), ThreadPoolExecutor(max_workers=8) as pool:
         started = time.monotonic()
         futures = [
             pool.submit(capturer.capture, _options(f"{url}?n={n}", timeout_ms=6000), guard=None) for n in range(8)

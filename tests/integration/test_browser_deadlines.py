@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -21,40 +20,9 @@ import pytest
 from devstack.options import find_chromium
 from shotwire_core.adapters.browser import OUT_OF_TIME, BrowserEngine, CaptureError, CaptureResult
 from shotwire_core.models import CaptureOptions, Cookie, ErrorCode
-from tests.support import PageServer, serving
+from tests.support import PageServer, chromium_groups, freezing_chromium, slow_site
 
 CHROMIUM = find_chromium()
-
-
-def chromium_groups() -> dict[int, list[tuple[int, str]]]:
-    """This test process's Chromium processes by process group (one group per launched browser): pid, state."""
-    me = os.getpid()
-    parents: dict[int, int] = {}
-    found: dict[int, tuple[int, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            name = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        if "chrom" in name.lower():
-            found[int(entry.name)] = (int(fields[2]), fields[0])
-
-    def descends(pid: int) -> bool:
-        while pid > 1:
-            pid = parents.get(pid, 0)
-            if pid == me:
-                return True
-        return False
-
-    groups: dict[int, list[tuple[int, str]]] = {}
-    for pid, (group, state) in found.items():
-        if descends(pid):
-            groups.setdefault(group, []).append((pid, state))
-    return groups
 
 
 @pytest.fixture(autouse=True)
@@ -76,48 +44,9 @@ def engine_of(executable: str | None = CHROMIUM, concurrency: int = 4) -> Iterat
         engine.close()
 
 
-def freezing_chromium(directory: Path, after_seconds: float) -> str:
-    """A Chromium launcher whose browser process stops (SIGSTOP) `after_seconds` after it starts: a browser
-    that hangs without disconnecting, on every launch."""
-    script = directory / "freezing-chromium"
-    script.write_text(
-        "#!/bin/sh\n"
-        # $$ is the browser process once exec'd; the one that answers the CDP pipe, so stopping it hangs
-        # the browser. The timer lets go of the pipe (fds 3 and 4), so that only Chromium holds it.
-        f"( exec 3>&- 4>&-; sleep {after_seconds}; kill -s STOP $$ ) >/dev/null 2>&1 &\n"
-        f'exec {CHROMIUM} "$@"\n'
-    )
-    script.chmod(0o755)
-    return str(script)
-
-
 def options(url: str, **changes: Any) -> CaptureOptions:
     changes.setdefault("timeout_ms", 15_000)
     return CaptureOptions(url=url, width=400, height=300, **changes)
-
-
-@contextlib.contextmanager
-def slow_site(seconds: float) -> Iterator[tuple[str, threading.Semaphore]]:
-    """Pages that answer after `seconds`; the semaphore is released as each request arrives."""
-    arrived = threading.Semaphore(0)
-
-    class Slow(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            arrived.release()
-            time.sleep(seconds)
-            body = b"<html><body style='background:#0a0'>slow</body></html>"
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a job that gave up hangs up
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    with serving(Slow) as server:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", arrived
 
 
 def outcome(call: Callable[[], CaptureResult]) -> CaptureResult | CaptureError:

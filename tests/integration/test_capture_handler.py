@@ -19,8 +19,7 @@ from shotwire_core.adapters.browser import BrowserEngine
 from shotwire_core.models import ErrorCode, JobStatus, ScreenshotRequest
 from shotwire_core.services import get_services
 from tests.integration.conftest import Aws
-from tests.integration.test_browser_deadlines import freezing_chromium
-from tests.support import PageServer, serving
+from tests.support import PageServer, freezing_chromium, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
