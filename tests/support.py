@@ -388,3 +388,26 @@ def slow_site(seconds: float) -> Iterator[tuple[str, threading.Semaphore]]:
 
     with serving(Slow) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}/", arrived
+
+
+@contextmanager
+def provisioned_moto(env: Any, config: Any) -> Iterator[Any]:
+    """moto in this process (mock_aws), holding what `make dev` provisions from `config` (same region and
+    account); `env` is a pytest MonkeyPatch for the fake credentials. Yields devstack's LocalResources."""
+    from moto import mock_aws
+
+    from devstack.options import ACCOUNT, REGION
+    from devstack.resources import provision
+    from shotwire_core.adapters import aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        env.delenv(name, raising=False)
+    env.setenv("AWS_ACCESS_KEY_ID", "testing")
+    env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    env.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        aws.reset_clients()  # clients made before would talk to another (or no) moto
+        try:
+            yield provision(config, REGION, ACCOUNT)
+        finally:
+            aws.reset_clients()

@@ -21,13 +21,13 @@ from typing import Any
 import boto3
 import pytest
 from aws_cdk.assertions import Template
-from moto import mock_aws
 
 from devstack.image import image_environment
 from devstack.options import ACCOUNT, REGION, DevOptions
-from devstack.resources import LocalResources, provision
+from devstack.resources import LocalResources
 from devstack.stack import function_specs, handler_environments, local_event_sources
 from shotwire_core.config import StackConfig
+from tests.support import provisioned_moto
 
 Properties = dict[str, Any]
 
@@ -46,14 +46,8 @@ class Local:
 @pytest.fixture(scope="module")
 def local(config: StackConfig) -> Iterator[Local]:
     """What `make dev` provisions (same region and account), from the config the template came from."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        with mock_aws():
-            yield Local(provision(config, REGION, ACCOUNT))
+    with pytest.MonkeyPatch.context() as env, provisioned_moto(env, config) as resources:
+        yield Local(resources)
 
 
 # --- reading the template ----------------------------------------------------------------------------

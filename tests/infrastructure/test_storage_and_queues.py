@@ -17,11 +17,11 @@ import aws_cdk as cdk
 import boto3
 import pytest
 from aws_cdk.assertions import Template
-from moto import mock_aws
 
 from infra.storage import Storage
 from shotwire_core.config import StackConfig
 from shotwire_core.models import Job
+from tests.support import provisioned_moto
 
 Properties = dict[str, Any]
 
@@ -103,19 +103,8 @@ def test_image_retention_follows_the_config() -> None:
 
 @pytest.fixture
 def local_jobs_table(config: StackConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from devstack.resources import provision
-    from shotwire_core.adapters import aws
-
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        aws.reset_clients()
-        provision(config, "us-east-1", "123456789012")
+    with provisioned_moto(monkeypatch, config):
         yield config.jobs_table
-    aws.reset_clients()
 
 
 def test_delivery_records_live_on_job_items_under_the_jobs_table_ttl(template: Template, config: StackConfig) -> None:

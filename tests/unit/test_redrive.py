@@ -11,11 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from admin.__main__ import main as admin_main
-from devstack.resources import LocalResources, provision
-from shotwire_core.adapters import aws
+from devstack.resources import LocalResources
 from shotwire_core.adapters.dynamo import JobTable
 from shotwire_core.adapters.messaging import EventBus
 from shotwire_core.capture import outcome_event
@@ -23,6 +21,7 @@ from shotwire_core.config import StackConfig, load_stack_config
 from shotwire_core.errors import StaleJobError
 from shotwire_core.models import CaptureOptions, Job, JobStatus, WebhookStatus
 from shotwire_core.redrive import lambda_failure, list_parked, parked_delivery, redrive
+from tests.support import provisioned_moto
 
 
 class FakeDlq:
@@ -151,17 +150,9 @@ class Stack:
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """moto in-process, with the queues, rule and tables the local stack and the CDK app define."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        aws.reset_clients()
-        config = load_stack_config()
-        resources = provision(config, "us-east-1", "123456789012")
+    config = load_stack_config()
+    with provisioned_moto(monkeypatch, config) as resources:
         yield Stack(config, resources, JobTable(config.jobs_table))
-    aws.reset_clients()
 
 
 def finished_job(stack: Stack, job_id: str) -> Job:
