@@ -111,6 +111,7 @@ def function_environment(service: str, python: str) -> dict[str, str]:
             allow_private_networks=False,
             queue_urls={name: queue + name.lower() for name in FUNCTION_QUEUE_URLS[service]},
             egress_ips="",
+            api_url=f"https://api-id.execute-api.{REGION}.amazonaws.com/prod",
         ),
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,

@@ -95,6 +95,7 @@ def dispatcher_throughput(deliveries: int, rounds: int) -> tuple[list[float], li
                 images_bucket=resources.bucket,
                 allow_private_networks=True,
                 queue_urls=resources.queue_urls(),
+                api_url="http://127.0.0.1:8000",  # links in the payloads are made, not followed
             )
         )
         secret = generate_webhook_secret()

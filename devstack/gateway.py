@@ -25,6 +25,9 @@ def proxy_event(
     path = parts.path or "/"
     single: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
+    # API Gateway tells the function how it was reached (X-Forwarded-Proto is always https there).
+    headers = [(name, value) for name, value in headers if name.lower() != "x-forwarded-proto"]
+    headers.append(("X-Forwarded-Proto", "http"))
     for name, value in headers:
         single[name] = value
         multi.setdefault(name, []).append(value)
@@ -47,8 +50,10 @@ def proxy_event(
         "requestContext": {
             "resourcePath": "/{proxy+}",
             "httpMethod": method,
-            "path": f"/local{path}",
+            # The path as the client sent it: the local gateway has no stage in its URLs (like a custom domain).
+            "path": path,
             "stage": "local",
+            "domainName": single.get("Host", ""),
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),
             "accountId": "123456789012",

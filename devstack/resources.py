@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,7 @@ def _images_bucket(s3: Any, bucket: str, config: StackConfig) -> None:
 
 
 def provision(config: StackConfig, region: str, account: str) -> LocalResources:
-    """Tables, bucket, queues with their DLQs, the bus and its rule — as in infra/, minus IAM."""
+    """Tables, bucket, queues with their DLQs, the link secret, the bus and its rule — as in infra/, minus IAM."""
     ddb = boto3.client("dynamodb", region_name=region)
     # Jobs (and, under their own partitions, batches and webhook-destination health) expire on `expiresAt`.
     _table(ddb, config.jobs_table, {"tenantId": "HASH", "jobId": "RANGE"}, ttl_attribute="expiresAt")
@@ -142,6 +143,11 @@ def provision(config: StackConfig, region: str, account: str) -> LocalResources:
             "VisibilityTimeout": "10",
             "RedrivePolicy": _redrive(webhook_dlq, 1 + config.dispatcher_async_retry_attempts, region, account),
         },
+    )
+
+    # The download-link secret (infra/links.py generates it in AWS), random on every start like a new stack's.
+    boto3.client("secretsmanager", region_name=region).create_secret(
+        Name=config.download_link_secret, SecretString=secrets.token_urlsafe(48)
     )
 
     events = boto3.client("events", region_name=region)

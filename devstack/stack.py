@@ -52,6 +52,8 @@ def handler_environments(
         queue_urls=resources.queue_urls(),
         # No NAT gateways locally: GET /v1/meta/egress-ips answers static: false (export it to try the route).
         egress_ips="",
+        # Webhooks link to images through the local gateway, as the deployed dispatcher links through the API.
+        api_url=options.api_url,
     )
     for env in environments.values():
         for name in env:

@@ -14,6 +14,7 @@ from infra.defaults import ASSET_EXCLUDE, LOG_RETENTION, REPO_ROOT, RUNTIME, ZIP
 from infra.environment import settings_environment
 from infra.firewall import ApiFirewall
 from infra.layers import Layers
+from infra.links import DownloadLinkSecret
 from infra.nag import acknowledge
 from infra.permissions import allow_items, allow_objects
 from infra.storage import Storage
@@ -101,6 +102,7 @@ class Api(Construct):
         layers: Layers,
         capture_queue: sqs.IQueue,
         webhook_retry_queue: sqs.IQueue,
+        links: DownloadLinkSecret,
         # The static egress IPs, comma-separated (StaticEgress.joined_ips); "": none. GET /v1/meta/egress-ips.
         egress_ips: str = "",
     ) -> None:
@@ -189,6 +191,8 @@ class Api(Construct):
         allow_items(self.function, storage.idempotency_table, "GetItem", "PutItem", "UpdateItem", "DeleteItem")
         capture_queue.grant_send_messages(self.function)
         webhook_retry_queue.grant_send_messages(self.function)
+        # Signs download links and checks them when they are followed.
+        links.grant_signing(self.function)
         # Never PutObject and never an event: the API reads images (presigned links, ?wait with Accept: image/*)
         # and deletes them (DELETE /v1/screenshots/{id}).
         allow_objects(
@@ -196,6 +200,7 @@ class Api(Construct):
             storage.bucket,
             "GetObject",
             "DeleteObject",
-            why="The API presigns GET links to, returns, and deletes images of any tenant's job; keys are "
-            "<tenant>/<job>.<ext>, made per request, and tenancy is enforced by the job lookup before any call.",
+            why="The API presigns GET links to (behind a checked download link), returns, and deletes images of "
+            "any tenant's job; keys are <tenant>/<job>.<ext>, and tenancy is enforced by the job lookup (or the "
+            "link's signature) before any call.",
         )

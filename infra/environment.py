@@ -18,9 +18,10 @@ def settings_environment(
     images_bucket: str,
     queue_urls: dict[str, str],
     egress_ips: str = "",
+    api_url: str = "",
 ) -> dict[str, str]:
     """The environment of `function` (a directory name under functions/): names and limits every function
-    shares, plus exactly the queue URLs (and egress IPs) that function is given."""
+    shares, plus exactly the queue URLs (and egress IPs, API URL) that function is given."""
     # Deployed functions must never fetch private, loopback or link-local addresses (SSRF).
     return environment_of(
         function,
@@ -29,4 +30,5 @@ def settings_environment(
         allow_private_networks=False,
         queue_urls=queue_urls,
         egress_ips=egress_ips,
+        api_url=api_url,
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+import jsii
+from aws_cdk import CfnOutput, IStableStringProducer, Lazy, Stack
 from constructs import Construct
 
 from infra.api import Api
@@ -12,6 +13,7 @@ from infra.capture import CaptureWorker
 from infra.defaults import RUNTIME_NOT_LATEST
 from infra.egress import StaticEgress
 from infra.layers import Layers
+from infra.links import DownloadLinkSecret
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.storage import Storage
@@ -35,8 +37,17 @@ class ShotwireStack(Stack):
         self.layers = Layers(self, "Layers")
         # Static egress IPs (off by default: NAT gateways cost money, see docs/operations.md).
         self.egress = StaticEgress(self, "Egress", config=config) if config.egress_static_ips else None
+        self.links = DownloadLinkSecret(self, "DownloadLinks", config=config)
         self.webhooks = WebhookDelivery(
-            self, "Webhooks", config=config, storage=self.storage, layers=self.layers, egress=self.egress
+            self,
+            "Webhooks",
+            config=config,
+            storage=self.storage,
+            layers=self.layers,
+            links=self.links,
+            # The API is made below (it needs the retry queue made here); its URL is filled in at synth.
+            api_url=Lazy.string(_ApiUrl(self)),
+            egress=self.egress,
         )
         self.capture = CaptureWorker(
             self,
@@ -54,6 +65,7 @@ class ShotwireStack(Stack):
             layers=self.layers,
             capture_queue=self.capture.queue,
             webhook_retry_queue=self.webhooks.retry_queue,
+            links=self.links,
             egress_ips=self.egress.joined_ips if self.egress else "",
         )
         # Both zip functions run RUNTIME, the Python their layers' bytecode is compiled for (infra/defaults.py).
@@ -96,3 +108,14 @@ class ShotwireStack(Stack):
             outputs["EgressIps"] = self.egress.joined_ips
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
+
+
+@jsii.implements(IStableStringProducer)
+class _ApiUrl:
+    """The stage URL of the stack's API, read when the template is made (the dispatcher's SHOTWIRE_API_URL)."""
+
+    def __init__(self, stack: ShotwireStack) -> None:
+        self.stack = stack
+
+    def produce(self) -> str:
+        return str(self.stack.api.rest_api.url)

@@ -17,7 +17,8 @@ from infra.defaults import ASSET_EXCLUDE, REPO_ROOT, RUNTIME, ZIP_HANDLER, funct
 from infra.egress import StaticEgress
 from infra.environment import settings_environment
 from infra.layers import Layers
-from infra.permissions import allow_items, allow_objects
+from infra.links import DownloadLinkSecret
+from infra.permissions import allow_items
 from infra.storage import Storage
 from shotwire_core.config import StackConfig
 
@@ -41,6 +42,9 @@ class WebhookDelivery(Construct):
         config: StackConfig,
         storage: Storage,
         layers: Layers,
+        links: DownloadLinkSecret,
+        # The API's public URL: webhooks link to images through it (shotwire_core.links).
+        api_url: str,
         egress: StaticEgress | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -92,6 +96,7 @@ class WebhookDelivery(Construct):
                         "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": self.retry_queue.queue_url,
                         "SHOTWIRE_WEBHOOK_DLQ_URL": self.dlq.queue_url,
                     },
+                    api_url=api_url,
                 ),
             ),
         )
@@ -125,12 +130,7 @@ class WebhookDelivery(Construct):
         allow_items(self.function, storage.jobs_table, "GetItem", "UpdateItem")
         # The tenant's webhook secrets, to sign.
         allow_items(self.function, storage.keys_table, "GetItem")
-        allow_objects(
-            self.function,
-            storage.bucket,
-            "GetObject",
-            why="The dispatcher presigns GET links to the job's image for the webhook payload; a presigned "
-            "link carries the signer's rights, and keys are <tenant>/<job>.<ext>, made per job.",
-        )
+        # Webhooks link to images through the API (signed with the link secret), not to the bucket.
+        links.grant_signing(self.function)
         self.retry_queue.grant_send_messages(self.function)
         self.dlq.grant_send_messages(self.function)

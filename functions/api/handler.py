@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from http import HTTPStatus
@@ -34,6 +35,7 @@ from shotwire_core.jobs import (
     wait_for_job,
 )
 from shotwire_core.limits import captures_reserved, check_rate
+from shotwire_core.links import DOWNLOADS_PATH, REDIRECT_TTL_SECONDS, DownloadLinks, find_image, verify_link
 from shotwire_core.models import (
     CONTENT_TYPES,
     AcceptedBatch,
@@ -59,7 +61,7 @@ from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.settings import get_settings
 from shotwire_core.signing import signature_headers
-from shotwire_core.web import ApiResolver, answers, install_edge, tenant_of
+from shotwire_core.web import ApiResolver, answers, install_edge, public_base_url, tenant_of
 from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
 
 # A Lambda response carries at most 6 MB, and base64 adds a third: larger images are answered with a 303.
@@ -87,10 +89,16 @@ def quota(count: int) -> AbstractContextManager[None]:
 install_edge(
     app,
     authenticate=lambda key: authenticate(key, get_services().keys),
-    public_paths=["/health", "/docs", "/openapi.json", "/v1/meta/egress-ips"],
+    # Download links carry their own signature: whoever holds one may fetch the image until it expires.
+    public_paths=["/health", "/docs", "/openapi.json", "/v1/meta/egress-ips", f"{DOWNLOADS_PATH}/<tenant>/<file_name>"],
     optional_body_paths=["/v1/webhooks/secret/rotate"],
     admit=admit,
 )
+
+
+def links() -> DownloadLinks:
+    """Download links that lead back to the API the way this request reached it."""
+    return get_services().download_links(public_base_url(app.current_event))
 
 
 def accepted(body: dict[str, Any], location: str) -> Response[Any]:
@@ -238,7 +246,8 @@ def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool
     if job.image_key and answers_bytes((app.current_event.headers or {}).get("Accept"), content_type):
         data = services.images.get_if_smaller(job.image_key, MAX_INLINE_IMAGE_BYTES)
         if data is None:  # too large for a Lambda response: send the caller to the download link instead
-            link = services.images.download_url(job.image_key, services.settings.download_url_ttl_seconds)
+            # Followed at once: a short-lived presigned URL, with no detour through the download route.
+            link = services.images.download_url(job.image_key, REDIRECT_TTL_SECONDS)
             return Response(status_code=HTTPStatus.SEE_OTHER.value, body=None, headers={**headers, "Location": link})
         return Response(
             status_code=HTTPStatus.OK.value,
@@ -246,7 +255,7 @@ def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool
             body=data,
             headers={**headers, "X-Job-Id": job_id},
         )
-    view = job_view(job, services.images, services.settings.download_url_ttl_seconds)
+    view = job_view(job, links(), services.settings.download_url_ttl_seconds)
     return Response(
         status_code=HTTPStatus.OK.value, content_type=content_types.APPLICATION_JSON, body=view, headers=headers
     )
@@ -299,7 +308,7 @@ def read_capture(capture: str) -> dict[str, Any]:
         raise JobNotFoundError(capture[:64]) from error  # name what the caller asked for
     link = None
     if job.image_key and job.status is JobStatus.COMPLETED:
-        link = services.images.download_url(job.image_key, services.settings.download_url_ttl_seconds)
+        link = links().download_url(job.image_key, services.settings.download_url_ttl_seconds)
     return capture_view(job, link)
 
 
@@ -342,7 +351,7 @@ def list_screenshots(
     return list_jobs(
         tenant_of(app),
         jobs=services.jobs,
-        links=services.images,
+        links=links(),
         ttl_seconds=services.settings.download_url_ttl_seconds,
         limit=limit,
         cursor=cursor,
@@ -361,7 +370,37 @@ def delete_screenshot(job_id: str) -> Response[None]:
 def read_screenshot(job_id: str) -> dict[str, Any]:
     services = get_services()
     job = get_job(tenant_of(app), job_id, services.jobs)
-    return job_view(job, services.images, services.settings.download_url_ttl_seconds)
+    return job_view(job, links(), services.settings.download_url_ttl_seconds)
+
+
+@app.get(
+    f"{DOWNLOADS_PATH}/<tenant>/<file_name>",
+    tags=["screenshots"],
+    summary="Follow a download link",
+    responses={
+        302: {"description": "Location: a presigned storage URL, valid for 5 minutes"},
+        **{
+            status: answer
+            for status, answer in answers({}, 403, 404).items()
+            if status not in (401, 429)  # no API key is asked for, and no tenant's rate applies
+        },
+    },
+)
+def download_image(
+    tenant: str,
+    file_name: str,
+    expires: Annotated[str | None, Query(max_length=20, description="When the link expires (Unix seconds).")] = None,
+    signature: Annotated[str | None, Query(max_length=100, description="The link's signature.")] = None,
+) -> Response[None]:
+    """The `screenshotUrl` of a job or webhook: public (the link is its own credential) until `expires`.
+    Redirects to the image in storage; 403 `link_expired` or `link_invalid`, 404 `image_gone`."""
+    services = get_services()
+    image = verify_link(tenant, file_name, expires, signature, services.link_secret(), time.time())
+    find_image(image, services.jobs)
+    location = services.images.download_url(image.key, REDIRECT_TTL_SECONDS)
+    return Response(
+        status_code=HTTPStatus.FOUND.value, body=None, headers={"Location": location, "Cache-Control": "no-store"}
+    )
 
 
 @app.get(

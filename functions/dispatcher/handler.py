@@ -33,7 +33,7 @@ def deliver_attempt(tenant_id: str, job_id: str, attempt: int, delivery: int = 1
         attempt,
         jobs=services.jobs,
         tenants=services.keys,
-        links=services.images,
+        links=services.webhook_links,
         retry_queue=services.webhook_retry_queue,
         dead_letters=services.webhook_dlq,
         send=services.send_webhook,

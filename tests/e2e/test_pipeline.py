@@ -65,7 +65,8 @@ def test_completed_capture_sends_a_signed_webhook_with_a_working_image_link(
     # Compact JSON, as JSON.stringify would produce it
     assert delivery.body == json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
-    # And the link downloads a PNG of the requested size
+    # And the link leads through the API (it outlives the dispatcher's credentials) to a PNG of the requested size
+    assert payload["screenshotUrl"].startswith(f"{stack.api_url}/v1/downloads/")
     image = _download(payload["screenshotUrl"])
     with Image.open(io.BytesIO(image)) as decoded:
         assert decoded.format == "PNG"

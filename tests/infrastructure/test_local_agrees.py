@@ -369,6 +369,9 @@ def test_each_handler_gets_exactly_its_deployed_function_environment(
             elif name == "SHOTWIRE_IMAGES_BUCKET":
                 assert target_id(value) in resources_of(template, "AWS::S3::Bucket")
                 assert env[name] == local.resources.bucket
+            elif name == "SHOTWIRE_API_URL":  # the stage's URL in AWS; the local gateway's locally
+                assert "Fn::Join" in value and resources_of(template, "AWS::ApiGateway::RestApi"), service
+                assert env[name] == options.api_url
             elif isinstance(value, dict) and value.get("Ref") in queues:  # a queue URL
                 assert queue_url_name(env[name]) == queues[value["Ref"]]["QueueName"], (service, name)
             else:  # names and limits: the retry schedule, timeouts, download TTL, in-flight bound, ...
@@ -455,3 +458,13 @@ def test_images_bucket_agrees_on_name_lifecycle_and_access(template: Template, l
     assert ownership == props["OwnershipControls"]["Rules"]
     # Deliberate: the bucket policy refusing plain HTTP (enforce_ssl) is not mirrored. The local stack speaks
     # plain HTTP to moto on loopback by design, and presigned download links point there.
+
+
+def test_the_download_link_secret_agrees_on_name_and_strength(template: Template, local: Local) -> None:
+    """The API and the dispatcher read the secret by the name both stacks give it (SHOTWIRE_DOWNLOAD_LINK_SECRET);
+    locally it is random on every start, as a new stack's is generated."""
+    props = only(resources_of(template, "AWS::SecretsManager::Secret"))
+    secrets = local.client("secretsmanager")
+    value = secrets.get_secret_value(SecretId=props["Name"])["SecretString"]
+    assert props["GenerateSecretString"]["PasswordLength"] >= 64 and len(value) >= 64
+    assert {entry["Name"] for entry in secrets.list_secrets()["SecretList"]} == {props["Name"]}

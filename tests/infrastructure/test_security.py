@@ -139,6 +139,8 @@ def expected_permissions(template: Template, config: StackConfig) -> dict[str, d
     }
     bucket = resource_id(template, "AWS::S3::Bucket")
     bus = resource_id(template, "AWS::Events::EventBus", Name=config.event_bus)
+    link_secret = resource_id(template, "AWS::SecretsManager::Secret", Name=config.download_link_secret)
+    read_secret = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 
     def items(*actions: str) -> set[str]:
         return {f"dynamodb:{action}" for action in actions}
@@ -157,6 +159,7 @@ def expected_permissions(template: Template, config: StackConfig) -> dict[str, d
             queue[config.capture_queue]: SEND,
             queue[config.webhook_retry_queue]: SEND,
             bucket: {"s3:GetObject", "s3:DeleteObject"},
+            link_secret: read_secret,  # signs download links and checks them when followed
         },
         "capture": {
             **own_logs("capture"),
@@ -171,7 +174,8 @@ def expected_permissions(template: Template, config: StackConfig) -> dict[str, d
             table[config.keys_table]: items("GetItem"),
             queue[config.webhook_retry_queue]: SEND | CONSUME,
             queue[config.webhook_dlq]: SEND,
-            bucket: {"s3:GetObject"},
+            # Webhooks link to images through the API: the dispatcher signs links and never touches the bucket.
+            link_secret: read_secret,
         },
     }
 

@@ -13,6 +13,8 @@ from devstack.gateway import proxy_event
 from devstack.runtime import LocalContext
 from tests.integration.conftest import KEY_A, KEY_B, Aws
 
+API_HOST = "127.0.0.1:8000"
+
 
 def call(
     api: ModuleType,
@@ -25,7 +27,7 @@ def call(
     raw: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    all_headers = dict(headers or {})
+    all_headers = {"Host": API_HOST, **(headers or {})}  # as every HTTP client sends it
     if key is not None:
         all_headers["Authorization"] = f"Bearer {key}"
     if content_type is not None:

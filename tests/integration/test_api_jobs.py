@@ -12,7 +12,7 @@ from shotwire_core.clock import now_iso
 from shotwire_core.config import load_stack_config
 from shotwire_core.jobs import encode_cursor, webhook_body
 from tests.integration.conftest import KEY_A, KEY_B, Aws
-from tests.integration.test_api import call
+from tests.integration.test_api import API_HOST, call
 
 
 def _submit(api: ModuleType, key: str = KEY_A, **fields: Any) -> str:
@@ -58,7 +58,7 @@ def test_the_list_filters_by_status(aws_stack: Aws, api_module: ModuleType) -> N
     _finish(aws_stack, ids[3])
     status, done, _ = call(api_module, "GET", "/v1/screenshots?status=completed&limit=1")
     assert status == 200 and [job["jobId"] for job in done["data"]] == [ids[3]]
-    assert done["data"][0]["screenshotUrl"].startswith("https://")
+    assert done["data"][0]["screenshotUrl"].startswith(f"http://{API_HOST}/v1/downloads/tenant-a/{ids[3]}.png?")
     _, rest, _ = call(api_module, "GET", f"/v1/screenshots?status=completed&limit=1&cursor={done['nextCursor']}")
     assert [job["jobId"] for job in rest["data"]] == [ids[1]]
     _, queued, _ = call(api_module, "GET", "/v1/screenshots?status=queued")

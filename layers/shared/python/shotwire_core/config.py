@@ -175,6 +175,11 @@ class StackConfig(BaseModel):
         return f"{self.prefix}-idempotency"
 
     @property
+    def download_link_secret(self) -> str:
+        """The Secrets Manager secret that signs download links (shotwire_core.links)."""
+        return f"{self.prefix}/download-links"
+
+    @property
     def capture_queue(self) -> str:
         return f"{self.prefix}-capture"
 

@@ -39,6 +39,15 @@ class RotationConflictError(ConflictError):
     """Another rotation changed the webhook secret while this one was being made."""
 
 
+class DownloadLinkError(Exception):
+    """A download link that cannot be followed: `link_invalid` (not ours, or altered), `link_expired`, or
+    `image_gone` (deleted, or past its retention)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class StaleJobError(Exception):
     """A conditional update lost: the job moved on (e.g. it is already terminal)."""
 

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 from shotwire_core.adapters.aws import client
 from shotwire_core.adapters.dynamo import HostTable, JobTable, KeyTable
 from shotwire_core.adapters.messaging import EventBus, Queue
+from shotwire_core.adapters.secrets import secret_bytes
 from shotwire_core.adapters.storage import ImageStore
 from shotwire_core.adapters.webhook_http import DeliveryResult, post_webhook
 from shotwire_core.circuit import DestinationRule
 from shotwire_core.jobs import SubmissionRules
+from shotwire_core.links import DownloadLinks
 from shotwire_core.observability import trace_outgoing_calls
 from shotwire_core.settings import Settings, get_settings
 
@@ -49,6 +51,20 @@ class Services:
             first_hold_seconds=self.settings.webhook_circuit_hold_seconds,
             max_in_flight=self.settings.webhook_max_in_flight_per_destination,
         )
+
+    def link_secret(self) -> bytes:
+        return secret_bytes(self.settings.download_link_secret)
+
+    def download_links(self, base_url: str) -> DownloadLinks:
+        """Links to images under the API at `base_url`: the URL a request came in by (the API), or
+        SHOTWIRE_API_URL (the dispatcher, see `webhook_links`)."""
+        return DownloadLinks(base_url=base_url, secret=self.link_secret)
+
+    @property
+    def webhook_links(self) -> DownloadLinks:
+        if not self.settings.api_url:
+            raise RuntimeError("SHOTWIRE_API_URL is not set: the dispatcher cannot link webhooks to images")
+        return self.download_links(self.settings.api_url)
 
     def send_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
         return post_webhook(

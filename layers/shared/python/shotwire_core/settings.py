@@ -47,6 +47,8 @@ ENV_VARS: dict[str, str] = {
     "SHOTWIRE_CAPTURE_CONCURRENCY": "capture_concurrency",
     "SHOTWIRE_ALLOWED_HOSTS": "allowed_hosts",
     "SHOTWIRE_EGRESS_IPS": "egress_ips",
+    "SHOTWIRE_DOWNLOAD_LINK_SECRET": "download_link_secret",
+    "SHOTWIRE_API_URL": "api_url",
 }
 
 
@@ -89,6 +91,16 @@ class Settings(BaseModel):
     allowed_hosts: frozenset[str] = frozenset()
     # The static egress IPs webhooks leave from (StackConfig.egress_static_ips); empty: no static egress.
     egress_ips: tuple[str, ...] = ()
+    download_link_secret: str = _DEFAULTS.download_link_secret
+    # The API's public URL, for links made outside a request (the dispatcher's webhooks); no slash at the end.
+    api_url: str = ""
+
+    @field_validator("api_url")
+    @classmethod
+    def _is_base_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"SHOTWIRE_API_URL must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -164,12 +176,14 @@ def function_environment(
     allow_private_networks: bool,
     queue_urls: Mapping[str, str] | None = None,
     egress_ips: str | None = None,
+    api_url: str | None = None,
 ) -> dict[str, str]:
     """The SHOTWIRE_* variables a function gets, from the stack config: the CDK app sets them on each
     deployed function and the local stack sets them for its handlers, so both see the same settings.
 
     `egress_ips` (comma-separated, "" when there are none) is given only to the function that publishes
-    them (the API); the others do not get the variable."""
+    them (the API); the others do not get the variable. `api_url` likewise goes only to the function that makes
+    download links outside a request (the dispatcher)."""
     env = {
         "SHOTWIRE_JOBS_TABLE": config.jobs_table,
         "SHOTWIRE_KEYS_TABLE": config.keys_table,
@@ -192,15 +206,17 @@ def function_environment(
         "SHOTWIRE_RETENTION_DAYS": str(config.image_retention_days),
         "SHOTWIRE_CAPTURE_CONCURRENCY": str(config.capture_concurrency),
         "SHOTWIRE_ALLOWED_HOSTS": ",".join(config.allowed_hosts),
+        "SHOTWIRE_DOWNLOAD_LINK_SECRET": config.download_link_secret,
         **(queue_urls or {}),
         **({"SHOTWIRE_EGRESS_IPS": egress_ips} if egress_ips is not None else {}),
+        **({"SHOTWIRE_API_URL": api_url} if api_url is not None else {}),
     }
     unknown = sorted(set(env) - set(ENV_VARS))
     if unknown:
         raise ValueError(f"not part of the settings contract (ENV_VARS): {unknown}")
     # Refuse here (at synth, or when `make dev` starts) what every function would refuse at cold start.
     # Resource names are left out: at synth they are CDK tokens, not values.
-    resources = {"SHOTWIRE_IMAGES_BUCKET", "SHOTWIRE_EGRESS_IPS", *(queue_urls or {})}
+    resources = {"SHOTWIRE_IMAGES_BUCKET", "SHOTWIRE_EGRESS_IPS", "SHOTWIRE_API_URL", *(queue_urls or {})}
     Settings.from_env({name: value for name, value in env.items() if name not in resources})
     return env
 
@@ -219,6 +235,8 @@ FUNCTION_QUEUE_URLS: dict[str, tuple[str, ...]] = {
 FUNCTIONS = tuple(FUNCTION_QUEUE_URLS)
 # Only the API publishes the static egress IPs (GET /v1/meta/egress-ips).
 EGRESS_IPS_FUNCTIONS = frozenset({"api"})
+# The API makes its links from the URL each request reached it by; the dispatcher, outside any request, from this.
+API_URL_FUNCTIONS = frozenset({"dispatcher"})
 SERVICE_PREFIX = "shotwire"
 METRICS_NAMESPACE = "Shotwire"
 
@@ -239,6 +257,7 @@ def environment_of(
     allow_private_networks: bool,
     queue_urls: Mapping[str, str],
     egress_ips: str,
+    api_url: str,
 ) -> dict[str, str]:
     """One function's environment: the SHOTWIRE_* settings and its Powertools names.
 
@@ -252,6 +271,7 @@ def environment_of(
             allow_private_networks=allow_private_networks,
             queue_urls={name: queue_urls[name] for name in FUNCTION_QUEUE_URLS[function]},
             egress_ips=egress_ips if function in EGRESS_IPS_FUNCTIONS else None,
+            api_url=api_url if function in API_URL_FUNCTIONS else None,
         ),
         **powertools_environment(function),
     }
@@ -264,6 +284,7 @@ def function_environments(
     allow_private_networks: bool,
     queue_urls: Mapping[str, str],
     egress_ips: str,
+    api_url: str,
 ) -> dict[str, dict[str, str]]:
     """Every function's environment, by function (see environment_of)."""
     return {
@@ -274,6 +295,7 @@ def function_environments(
             allow_private_networks=allow_private_networks,
             queue_urls=queue_urls,
             egress_ips=egress_ips,
+            api_url=api_url,
         )
         for function in FUNCTIONS
     }

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from shotwire_core.errors import (
     AuthenticationError,
     ConflictError,
+    DownloadLinkError,
     FieldProblem,
     InvalidRequestError,
     JobNotFoundError,
@@ -266,6 +267,11 @@ def install_edge(
     def _missing_job(error: JobNotFoundError) -> Response:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", f"no job {error} for this API key")
 
+    @app.exception_handler(DownloadLinkError)
+    def _unusable_link(error: DownloadLinkError) -> Response:
+        status = HTTPStatus.NOT_FOUND if error.code == "image_gone" else HTTPStatus.FORBIDDEN
+        return error_response(status, error.code, str(error), headers={"Cache-Control": "no-store"})
+
     @app.not_found
     def _no_route(error: NotFoundError) -> Response:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such endpoint")
@@ -279,3 +285,15 @@ def install_edge(
 
 def tenant_of(app: APIGatewayRestResolver) -> str:
     return str(app.context[TENANT_CONTEXT_KEY])
+
+
+def public_base_url(event: Any) -> str:
+    """The API's URL as this request reached it: scheme, host and whatever comes before the route (the stage on
+    an execute-api address, a base path on a custom domain), so links made from it lead back here."""
+    headers = event.headers or {}
+    host = headers.get("Host") or event.request_context.domain_name
+    scheme = (headers.get("X-Forwarded-Proto") or "https").split(",")[0].strip()
+    route = event.path or "/"
+    reached = event.request_context.path or route
+    prefix = reached[: -len(route)] if reached.endswith(route) else ""
+    return f"{scheme}://{host}{prefix.rstrip('/')}"
