@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -31,6 +32,19 @@ def _verify_all_signatures(delivery_headers: dict[str, str], body: bytes) -> Non
     assert headers["content-type"] == "application/json"
     # Raises on a bad signature or an old timestamp.
     Webhook(SECRET).verify(body, headers)
+
+
+def _log_lines(stack: Stack) -> list[dict[str, Any]]:
+    """The functions' JSON log lines in the stack's log."""
+    lines = []
+    for raw in stack.log_path.read_text(errors="replace").splitlines():
+        try:
+            line = json.loads(raw[raw.find("{") :])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(line, dict):
+            lines.append(line)
+    return lines
 
 
 def _download(url: str) -> bytes:
@@ -77,6 +91,10 @@ def test_completed_capture_sends_a_signed_webhook_with_a_working_image_link(
     assert job["status"] == "completed" and job["width"] == 640 and job["height"] == 400
     assert _download(job["screenshotUrl"]) == image
     assert [a["statusCode"] for a in job["webhook"]["attempts"]] == [200]
+
+    # And each function logged the job under its own service name (POWERTOOLS_SERVICE_NAME), as in CloudWatch
+    services = {line.get("service") for line in _log_lines(stack) if line.get("job_id") == accepted["jobId"]}
+    assert services == {"shotwire-api", "shotwire-capture", "shotwire-dispatcher"}
 
 
 def test_full_page_capture_reports_and_returns_the_full_height(

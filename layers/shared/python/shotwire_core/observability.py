@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 NAMESPACE = "Shotwire"
+# Each function logs and traces under its own name (POWERTOOLS_SERVICE_NAME: shotwire-api, shotwire-capture,
+# shotwire-dispatcher, set by shotwire_core.settings.powertools_environment); "shotwire" outside a function.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "shotwire"
 
-logger = Logger(service="shotwire")
+logger = Logger(service=SERVICE)
 # Not patched at import (Tracer's auto_patch): patching for X-Ray imports botocore's client machinery, about
 # a fifth of the API's cold import, which a request that calls nothing (/health, /docs) need not pay.
-tracer = Tracer(service="shotwire", auto_patch=False)
+tracer = Tracer(service=SERVICE, auto_patch=False)
+# Metrics share one `service` dimension, which the alarms and dashboard select (infra/monitoring.py).
 metrics = Metrics(namespace=NAMESPACE, service="shotwire")
 
 
