@@ -22,9 +22,12 @@ from devstack.runtime import QueuePoller
 from shotwire_core.config import StackConfig, load_stack_config
 from shotwire_core.settings import FUNCTION_QUEUE_URLS, function_environments
 
-# What names a resource, and the private-network switch (already read into DevOptions), is not tunable.
+# What names a resource, and the private-network switch (already read into DevOptions), is not tunable. Nor is
+# the API's URL: the SDK and CLI read SHOTWIRE_API_URL too, and a developer may export the deployed API's.
 PINNED = frozenset(
     {
+        "SHOTWIRE_API_URL",
+        "SHOTWIRE_DOWNLOAD_LINK_SECRET",
         "SHOTWIRE_JOBS_TABLE",
         "SHOTWIRE_KEYS_TABLE",
         "SHOTWIRE_IDEMPOTENCY_TABLE",

@@ -381,7 +381,7 @@ def read_screenshot(job_id: str) -> dict[str, Any]:
         302: {"description": "Location: a presigned storage URL, valid for 5 minutes"},
         **{
             status: answer
-            for status, answer in answers({}, 403, 404).items()
+            for status, answer in answers({}, 403, 404, 422).items()
             if status not in (401, 429)  # no API key is asked for, and no tenant's rate applies
         },
     },

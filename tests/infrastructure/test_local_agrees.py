@@ -382,6 +382,16 @@ def test_each_handler_gets_exactly_its_deployed_function_environment(
     assert "SHOTWIRE_CAPTURE_QUEUE_URL" in deployed_functions["capture"]["Environment"]["Variables"]
 
 
+def test_an_exported_api_url_never_reaches_the_local_dispatcher(
+    config: StackConfig, local: Local, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK and CLI read SHOTWIRE_API_URL as well: a developer who exported the deployed API's URL must still
+    get webhook links to the local gateway."""
+    monkeypatch.setenv("SHOTWIRE_API_URL", "https://abc.execute-api.us-east-1.amazonaws.com/prod")
+    options = DevOptions.from_env()
+    assert handler_environments(options, local.resources, config)["dispatcher"]["SHOTWIRE_API_URL"] == options.api_url
+
+
 def test_the_capture_handler_gets_the_images_chromium_flags(config: StackConfig, local: Local) -> None:
     environments = handler_environments(DevOptions.from_env(), local.resources, config)
     flags = environments["capture"]["SHOTWIRE_CHROMIUM_ARGS"].split()

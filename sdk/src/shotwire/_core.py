@@ -223,7 +223,7 @@ class ClientCore:
         return job, (yield from self.download(job))  # raises CaptureFailed if the job failed
 
     def download(self, job: Job) -> Flow[bytes]:
-        """The image of a completed job, through its presigned link (a fresh one if it has none or it expired)."""
+        """The image of a completed job, through its signed download link (a fresh one if it has none or it expired)."""
         if job.status == "failed":
             raise CaptureFailed(job)
         if job.status != "completed":

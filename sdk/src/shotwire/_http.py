@@ -70,7 +70,7 @@ class Call:
     headers: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     timeout: float | None = None  # read timeout for this call (a synchronous wait needs more)
-    authenticated: bool = True  # False for presigned download links: they carry their own signature
+    authenticated: bool = True  # False for download links: they carry their own signature
 
     @property
     def idempotent(self) -> bool:

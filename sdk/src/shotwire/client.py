@@ -169,7 +169,7 @@ class Client:
         return job
 
     def download(self, job: Job) -> bytes:
-        """The image of a completed job, through its presigned `download_url` (re-signed if expired)."""
+        """The image of a completed job, through its signed `download_url` (re-signed if expired)."""
         return self._run(self._core.download(job))
 
     def list(self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None) -> JobPage:

@@ -361,7 +361,7 @@ class Shared:
 
 
 class ImageUnavailable(Exception):
-    """The image of a finished job could not be fetched through its presigned link (after the SDK signed a
+    """The image of a finished job could not be fetched through its download link (after the SDK signed a
     fresh one): `status` is the storage's HTTP status, if it answered. Not about the key: the batch goes on."""
 
     def __init__(self, job_id: str, error: ShotwireError) -> None:
@@ -371,8 +371,8 @@ class ImageUnavailable(Exception):
 
 class SerialApi:
     """The batch's API calls, one at a time. Each takes milliseconds; what runs in parallel is the captures
-    on the service and the image downloads (presigned links, not the API). One at a time is gentle on the
-    tenant's request rate, and it lets the final report wait for the call in flight (`quiet`), so it sees
+    on the service and the image downloads (signed links, which no tenant rate counts). One at a time is
+    gentle on the tenant's request rate, and it lets the final report wait for the call in flight (`quiet`), so it sees
     the id of every job submitted. So `download` takes the lock only for the API calls the SDK makes on its
     way (`GET /v1/screenshots/{id}` for a job without a link, or to sign a fresh one when the link has
     expired), not for the bytes."""
@@ -412,7 +412,7 @@ class SerialApi:
 
     def download(self, job: Any) -> bytes:
         """The image of a completed job: the SDK's own `download` steps, with each API call made under the
-        lock and each presigned fetch outside it. ImageUnavailable when the fetch itself fails."""
+        lock and each download-link fetch outside it. ImageUnavailable when the fetch itself fails."""
         core, run = getattr(self.client, "_core", None), getattr(self.client, "_run", None)
         if core is None or run is None:  # not the SDK's Client (a stand-in): one call at a time, all of it
             with self.lock:
