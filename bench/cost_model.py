@@ -18,9 +18,13 @@ no `?wait`, first webhook attempt answered 2xx, the customer downloads the image
   UpdateItem claiming an in-flight slot, the POST, conditional UpdateItem releasing the slot, UpdateItem
   appending the attempt to the job. No circuit write for a healthy destination (close_host writes only when
   there was a failure count), no SQS message when the first attempt succeeds.
-- Customer: one S3 GET through the presigned link.
+- Customer (functions/api/handler.py download_image, links.py): following the webhook's download link is one
+  API Gateway REST request and one API invocation; it checks the link's HMAC, GetItem of the job (consistent),
+  presigns a 5-minute S3 URL and answers 302; the client then makes one S3 GET through that URL.
 
-Presigning (S3 links) is local and costs nothing. TTL deletes (DynamoDB) and lifecycle expiry (S3) are free.
+Signing download links (HMAC) and presigning the redirect are local and cost nothing. The link secret
+(Secrets Manager) is read at most once per API or dispatcher execution environment every 5 minutes: a fixed
+item, not a per-capture one. TTL deletes (DynamoDB) and lifecycle expiry (S3) are free.
 """
 
 from __future__ import annotations
@@ -94,6 +98,9 @@ PRICES: dict[str, Price] = {
     "nat_hour": Price(0.045, 1, "NAT-hour", "NAT gateway, not re-verified"),
     "nat_gb": Price(0.045, 1, "GB processed", "NAT gateway, not re-verified"),
     "ipv4_hour": Price(0.005, 1, "IPv4-hour", "public IPv4 address (since 2024-02-01), not re-verified"),
+    # Secrets Manager: per secret a month, and per API call (GetSecretValue).
+    "secret_month": Price(0.40, 1, "secret-month", "aws.amazon.com/secrets-manager/pricing, 2025, not re-verified"),
+    "secret_call": Price(0.05, 10_000, "API calls", "aws.amazon.com/secrets-manager/pricing, 2025, not re-verified"),
 }
 
 # Always-free allowances per month (not the 12-month or credit-based new-account offers), by pool.
@@ -122,9 +129,11 @@ MB_PER_VCPU = 1769
 # to tens of ms, the S3 PUT of ~0.5 MB more).
 SINGLE_RECORD_OVERHEAD_S = 0.2
 # Warm billed time of the other functions. API: six DynamoDB/SQS calls plus validation at 0.29 vCPU.
-# Dispatcher: six DynamoDB calls, signing, presigning plus the receiver's answer (assumed 200 ms).
+# Dispatcher: six DynamoDB calls, signing the body and the download link, plus the receiver's answer (assumed
+# 200 ms). Download link followed: an HMAC check, one GetItem and a local presign (estimate, warm, secret cached).
 API_WARM_S = 0.12
 DISPATCHER_WARM_S = 0.30
+DOWNLOAD_WARM_S = 0.03
 # Cold starts (INIT is billed for every package type since 2025-08-01). Locally: importing the API handler
 # takes 0.85 s, the capture handler 1.07 s, launching Chromium 0.5 s (this 2-core VM, busy).
 API_INIT_S = 1.5
@@ -143,8 +152,10 @@ CORPUS_MEAN_IMAGE_BYTES = 203_848
 API_RESPONSE_BYTES = 2_000
 WEBHOOK_WIRE_OVERHEAD_BYTES = 2_000
 DOWNLOAD_WIRE_OVERHEAD_BYTES = 5_000
-# A presigned GET link signed with the dispatcher's role (SigV4 with a session token): ~1,400 characters.
+# The 302 a download link answers: its Location is a presigned GET URL signed with the API's role (SigV4 with a
+# session token, ~1,400 characters), plus the other headers and a TLS handshake's share.
 PRESIGNED_URL_CHARS = 1_400
+REDIRECT_WIRE_BYTES = PRESIGNED_URL_CHARS + 3_000
 EVENT_ENVELOPE_BYTES = 300
 # Log bytes: a Powertools JSON line with Lambda context measured 577-592 bytes; an EMF blob with two metrics
 # 311 bytes; Lambda's JSON platform.start + platform.report with tracing, and one API Gateway access-log line
@@ -153,13 +164,15 @@ APP_LOG_LINE_BYTES = 590
 EMF_BYTES = 310
 PLATFORM_LOG_BYTES = 650
 ACCESS_LOG_BYTES = 300
-# X-Ray: at most one trace per invocation plus the API stage's; at these rates the default sampling rule
-# (1 request/s, then 5%) keeps nearly all of them. An upper bound: the bus may carry the capture's trace on.
-TRACES_PER_CAPTURE = 3
+# X-Ray: at most one trace per invocation (the API stage's joins its function's): the POST, the capture, the
+# webhook and the download. At these rates the default sampling rule (1 request/s, then 5%) keeps nearly all of
+# them. An upper bound: the bus may carry the capture's trace on.
+TRACES_PER_CAPTURE = 4
 # Typical request fields for the job-size calculation (longer URLs and titles make items larger).
 SAMPLE_URL = "https://www.example.com/blog/2026/11/how-we-render-pages"
 SAMPLE_TITLE = "How we render pages - Example Engineering Blog"
 SAMPLE_WEBHOOK = "https://hooks.example.com/shotwire"
+SAMPLE_API_URL = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod"  # a stage URL, as the template gives
 
 
 # -- what a job weighs: built with the real models, sized by DynamoDB's rules ----------------------------------
@@ -193,14 +206,16 @@ class Sizes:
     job_delivered: int
     event: int
     webhook_body: int
+    download_link: int  # characters of the webhook's screenshotUrl
 
 
-def measure_sizes(image_bytes: int = IMAGE_BYTES) -> Sizes:
+def measure_sizes(image_bytes: int = IMAGE_BYTES, config: StackConfig = CONFIG) -> Sizes:
     from shotwire_core.adapters.browser import CaptureResult
     from shotwire_core.capture import _result_fields, outcome_event
     from shotwire_core.delivery import encode_body
     from shotwire_core.ids import new_tenant_id
     from shotwire_core.jobs import SubmissionRules, image_key, new_job, webhook_body
+    from shotwire_core.links import DownloadLinks
     from shotwire_core.models import Job, JobStatus, ScreenshotRequest, WebhookAttempt, WebhookStatus
 
     moment = "2026-11-23T12:00:00.000Z"
@@ -230,7 +245,8 @@ def measure_sizes(image_bytes: int = IMAGE_BYTES) -> Sizes:
         update={"webhook_attempts": [attempt], "webhook_status": WebhookStatus.DELIVERED}
     ).to_item()
     _, detail = outcome_event(completed)
-    body = encode_body(webhook_body(completed, "x" * PRESIGNED_URL_CHARS))
+    link = DownloadLinks(SAMPLE_API_URL, lambda: b"k" * 64).download_url(key, config.download_url_ttl_seconds)
+    body = encode_body(webhook_body(completed, link))
     return Sizes(
         job_queued=ddb_item_size(queued.to_item()),
         job_processing=ddb_item_size(processing.to_item()),
@@ -238,6 +254,7 @@ def measure_sizes(image_bytes: int = IMAGE_BYTES) -> Sizes:
         job_delivered=ddb_item_size(delivered),
         event=len(encode_body(detail)) + EVENT_ENVELOPE_BYTES,
         webhook_body=len(body),
+        download_link=len(link),
     )
 
 
@@ -340,6 +357,9 @@ def line_items(
     api_s = API_WARM_S + shares["api"] * API_INIT_S
     capture_s = scenario.warm_seconds + per_invocation * shares["capture"] * CAPTURE_INIT_S
     dispatcher_s = DISPATCHER_WARM_S + shares["dispatcher"] * DISPATCHER_INIT_S
+    # A followed link meets the API's cold starts as often as the POST does: an upper bound, since a link followed
+    # soon after its webhook tends to find the environment its POST warmed still there.
+    download_s = DOWNLOAD_WARM_S + shares["api"] * API_INIT_S
 
     api_rru = rru(300, consistent=False) + rru(400, consistent=True) + rru(100, consistent=True)  # key, tenant, rate
     api_wru = 1 + 1 + wru(sizes.job_queued)  # rate state, month's usage, the job
@@ -347,6 +367,7 @@ def line_items(
     capture_wru = wru(sizes.job_queued, sizes.job_processing) + wru(sizes.job_processing, sizes.job_completed)
     dispatcher_rru = rru(sizes.job_completed, consistent=True) + rru(400, True) + rru(300, True)  # job, tenant, host
     dispatcher_wru = 1 + 1 + wru(sizes.job_completed, sizes.job_delivered)  # slot claim, slot release, attempt
+    download_rru = rru(sizes.job_delivered, consistent=True)  # the job, to see its image is still kept
 
     log_bytes = (
         APP_LOG_LINE_BYTES
@@ -358,11 +379,13 @@ def line_items(
         + APP_LOG_LINE_BYTES
         + EMF_BYTES
         + PLATFORM_LOG_BYTES  # dispatcher
+        + PLATFORM_LOG_BYTES
+        + ACCESS_LOG_BYTES  # download (the API logs nothing of its own for a followed link)
     )
     image_months = image_bytes / GIB * (config.image_retention_days + 0.5) / 30  # expiry rounds to next midnight
     job_months = (sizes.job_delivered + 100) / GIB * (config.image_retention_days + 2) / 30  # +TTL lag, +overhead
     egress_bytes = API_RESPONSE_BYTES + sizes.webhook_body + WEBHOOK_WIRE_OVERHEAD_BYTES
-    egress_bytes += image_bytes + DOWNLOAD_WIRE_OVERHEAD_BYTES
+    egress_bytes += REDIRECT_WIRE_BYTES + image_bytes + DOWNLOAD_WIRE_OVERHEAD_BYTES
     return [
         LineItem("API", "API Gateway REST request", 1, "apigw_rest"),
         LineItem("API", "Lambda request", 1, "lambda_request", "lambda_request"),
@@ -430,10 +453,20 @@ def line_items(
             dispatcher_wru,
             "ddb_wru",
         ),
-        LineItem("Customer", "S3 GET of the image", 1, "s3_get"),
+        LineItem("Customer", "API Gateway REST request (download link)", 1, "apigw_rest"),
+        LineItem("Customer", "Lambda request (API)", 1, "lambda_request", "lambda_request"),
+        LineItem(
+            "Customer",
+            f"Lambda {config.api_memory_mb} MB x {download_s:.3f} s",
+            gb_seconds(config.api_memory_mb, download_s),
+            "lambda_gb_s",
+            "lambda_gb_s",
+        ),
+        LineItem("Customer", f"DynamoDB read ({download_rru:g} RRU: job)", download_rru, "ddb_rru"),
+        LineItem("Customer", "S3 GET of the image (after the 302)", 1, "s3_get"),
         LineItem(
             "Shared",
-            f"Data transfer out ({egress_bytes / 1000:.0f} KB: image, webhook, API answer)",
+            f"Data transfer out ({egress_bytes / 1000:.0f} KB: image, webhook, API answer, redirect)",
             egress_bytes / GIB,
             "egress",
             "egress",
@@ -473,6 +506,10 @@ CUSTOM_METRICS = 10  # names in docs/operations.md, one dimension set (service=s
 # queue, 20 s polls; the poller count is AWS's and unpublished.
 IDLE_RECEIVES_PER_MONTH = 2 * 5 * 3 * 60 * HOURS_PER_MONTH
 CAPTURE_IMAGE_GB = 0.7  # compressed container image in ECR (estimate); CDK keeps every version it pushed
+# The download-link secret (infra/links.py): the API and the dispatcher cache it for this long per execution
+# environment (Powertools Parameters), so reads are one per busy environment per 5 minutes at most.
+SECRET_CACHE_S = 300
+SECRET_READS_PER_BUSY_ENV = HOURS_PER_MONTH * 3600 / SECRET_CACHE_S
 
 
 @dataclass(frozen=True)
@@ -519,6 +556,14 @@ def fixed_items() -> list[FixedItem]:
             "sqs_request",
         ),
         FixedItem("ECR: capture image", CAPTURE_IMAGE_GB, "ecr_storage", "per image version kept (estimate)"),
+        FixedItem(
+            "Secrets Manager: download-link secret",
+            1,
+            "secret_month",
+            f"reads ({price_label('secret_call')}) are at most one per API or dispatcher environment per "
+            f"{SECRET_CACHE_S // 60} minutes: {usd(SECRET_READS_PER_BUSY_ENV * PRICES['secret_call'].each, 2)} "
+            "a month for each environment kept busy all month, not counted",
+        ),
     ]
 
 
@@ -565,9 +610,10 @@ def bill(
 # infra/firewall.py (StackConfig.api_waf): one web ACL with a per-IP rate rule and 3 AWS managed rule groups
 # (IP reputation, common rule set, known bad inputs): 4 rules, ~930 WCU, under the 1,500 included.
 WAF_RULES = 4
+WAF_REQUESTS_PER_CAPTURE = 2  # the web ACL sits on the API stage: the POST and the followed download link
 
 
-def waf_monthly(volume: int, rules: int = WAF_RULES, requests_per_capture: float = 1.0) -> float:
+def waf_monthly(volume: int, rules: int = WAF_RULES, requests_per_capture: float = WAF_REQUESTS_PER_CAPTURE) -> float:
     return (
         PRICES["waf_acl"].usd
         + rules * PRICES["waf_rule"].usd
@@ -652,12 +698,12 @@ def price_label(key: str) -> str:
     price = PRICES[key]
     whole, _, decimals = f"{price.usd:.10f}".partition(".")
     decimals = decimals.rstrip("0").ljust(2, "0")
-    per = {1e6: "1M ", 1000: "1k "}.get(price.per, "")
+    per = {1e6: "1M ", 10_000: "10k ", 1000: "1k "}.get(price.per, "")
     return f"${whole}.{decimals} per {per}{price.unit}"
 
 
 def report(config: StackConfig = CONFIG) -> str:
-    sizes = measure_sizes()
+    sizes = measure_sizes(config=config)
     scenarios = capture_scenarios(config)
     base = scenarios["typical"]
     per_volume = {volume: line_items(volume, base, sizes, config) for volume in VOLUMES}
@@ -671,7 +717,7 @@ def report(config: StackConfig = CONFIG) -> str:
         f"KB).",
         f"- Job item (DynamoDB size): queued {sizes.job_queued} B, processing {sizes.job_processing} B, completed "
         f"{sizes.job_completed} B, after its webhook {sizes.job_delivered} B; outcome event {sizes.event} B; "
-        f"webhook body {sizes.webhook_body} B.",
+        f"webhook body {sizes.webhook_body} B, its download link {sizes.download_link} characters.",
         "",
         "## Capture-function time per capture",
         "",

@@ -66,4 +66,27 @@ def test_request_units_follow_dynamodb_rules_and_the_code_paths(sizes: cm.Sizes)
     # Dispatcher: job, tenant, host reads; slot claim and release, then the attempt on the job.
     assert items[("Dispatcher", "ddb_rru")] == 3
     assert items[("Dispatcher", "ddb_wru")] == 2 + math.ceil(sizes.job_delivered / 1024)
+    # Customer: the download link goes through API Gateway to the API, which reads the job (consistent) and
+    # answers 302; then one S3 GET. No writes and no SQS on the way.
+    assert items[("Customer", "apigw_rest")] == 1
+    assert items[("Customer", "lambda_request")] == 1
+    download_s = cm.DOWNLOAD_WARM_S + cm.cold_start_share(100_000, cm.API_WARM_S) * cm.API_INIT_S
+    assert items[("Customer", "lambda_gb_s")] == pytest.approx(cm.gb_seconds(cm.CONFIG.api_memory_mb, download_s))
+    assert items[("Customer", "ddb_rru")] == 1
+    assert items[("Customer", "s3_get")] == 1
+    assert {price for stage, price in items if stage == "Customer"} == {
+        "apigw_rest",
+        "lambda_request",
+        "lambda_gb_s",
+        "ddb_rru",
+        "s3_get",
+    }
     assert cm.alarm_count() == (12, 14)
+    assert [item.cost for item in cm.fixed_items() if item.price == "secret_month"] == [0.40]
+
+
+def test_the_webhook_carries_the_download_link_the_api_signs(sizes: cm.Sizes) -> None:
+    # <api>/v1/downloads/ten_<12>/job_<26>.png?expires=<10 digits>&signature=<43 base64url>
+    parts = [cm.SAMPLE_API_URL, "/v1/downloads/", "t" * 16, "/", "j" * 30, ".png?expires=", "9" * 10, "&signature="]
+    assert sizes.download_link == len("".join(parts)) + 43
+    assert sizes.download_link < sizes.webhook_body < sizes.download_link + 1024
