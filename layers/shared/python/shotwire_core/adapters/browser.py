@@ -440,17 +440,31 @@ async def render_prepared(prepared: _Prepared) -> CaptureResult:
 
 
 def _cookie(cookie: Any, page_url: str) -> dict[str, Any]:
+    """The `add_cookies` entry for a job's cookie; one without a domain is host-only for the captured page.
+
+    Not `url=page_url`: Playwright takes the path from the URL (cut after its last '/') and `secure` from its
+    scheme, so a cookie for https://host/deep/page.html would get Path=/deep/ whatever `path` says, and a
+    `__Host-` cookie (Path=/ only) would be refused. A domain without a leading '.' is host-only to Chromium.
+    """
     entry: dict[str, Any] = {
         "name": cookie.name,
         "value": cookie.value,
         "secure": cookie.secure,
         "httpOnly": cookie.http_only,
         "sameSite": cookie.same_site,
+        "path": cookie.path,
     }
     if cookie.domain:
-        entry.update(domain=cookie.domain, path=cookie.path)
-    else:
-        entry["url"] = page_url  # a host-only cookie for the captured page
+        entry["domain"] = cookie.domain
+        return entry
+    try:
+        # Browsers read '\\' as '/' in an http(s) URL; Chromium canonicalizes the rest (case, IDN, IPv4 forms).
+        host = urlsplit(page_url.replace("\\", "/")).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise CaptureError(ErrorCode.INVALID_OPTIONS, f"cookies: no host in {page_url} to set a host-only cookie for")
+    entry["domain"] = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     return entry
 
 
