@@ -11,7 +11,9 @@ so a newer server never breaks an older SDK.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
@@ -79,6 +81,16 @@ FORBIDDEN_HEADERS = frozenset(
     }
 )
 _HEADER_NAME_CHARS = frozenset("!#$%&'*+.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
+# What Chromium refuses (or silently drops) in the user agent, headers and cookies: these mirror
+# shotwire_core.models, rule names and messages included (tests/sdk/test_request_rules.py keeps them equal).
+# Header values and the user agent: no C0 control but TAB, and no DEL.
+_HTTP_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_COOKIE_VALUE_REFUSED = re.compile(r"[\x00-\x1f\x7f;]")  # a path too
+_COOKIE_NAME_REFUSED = re.compile(r"[\x00-\x20\x7f;=]")
+MAX_COOKIE_BYTES = 4096  # name and value together, in UTF-8
+_HOST_LABEL = re.compile(r"(?!-)[\w-]{1,63}(?<!-)")  # matched whole (fullmatch)
+_SECURE_PREFIXES = ("__secure-", "__host-")  # matched without regard to case
+_HOST_PREFIX = "__host-"
 
 ImageFormat = Literal["png", "jpeg", "webp", "pdf"]
 WaitUntil = Literal["load", "domcontentloaded", "networkidle", "commit"]
@@ -117,6 +129,28 @@ def _http_url(value: object, field: str) -> str:
     return text
 
 
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    """Where `pattern` first matches `text` (the text itself is not repeated: values may be secrets)."""
+    found = pattern.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X} at position {found.start()}"
+
+
+def _plausible_host(domain: str) -> bool:
+    """A host name (IDN letters allowed) or IP address, with an optional leading '.'."""
+    host = domain.removeprefix(".")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    return all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
+
+
+def _has_prefix(info: ValidationInfo, prefixes: tuple[str, ...]) -> bool:
+    return str(info.data.get("name", "")).lower().startswith(prefixes)
+
+
 def _depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max((_depth(item) for item in value.values()), default=0)
@@ -139,15 +173,81 @@ class Clip(_Request):
 
 
 class Cookie(_Request):
-    """A cookie set before the page loads; without `domain` it is host-only for the page's URL."""
+    """A cookie set before the page loads; without `domain` it is host-only for the page's URL.
+
+    Refused as the server refuses it (what Chromium would refuse or drop); validators read the fields
+    before them, so the order of the fields matters.
+    """
 
     name: Annotated[str, Field(min_length=1, max_length=256)]
     value: Annotated[str, Field(max_length=4096)]
     domain: Annotated[str, Field(max_length=253)] | None = None
     path: Annotated[str, Field(max_length=1024)] = "/"
-    secure: StrictBool = False
+    secure: StrictBool = Field(default=False, validate_default=True)  # a __Secure-/__Host- cookie needs it
     http_only: StrictBool = Field(default=False, alias="httpOnly")
     same_site: Literal["Strict", "Lax", "None"] = Field(default="Lax", alias="sameSite")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if found := _first(_COOKIE_NAME_REFUSED, value):
+            raise PydanticCustomError(
+                "cookie_name", f"a cookie name without ';', '=', spaces or control characters (found {found})"
+            )
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str, info: ValidationInfo) -> str:
+        if found := _first(_COOKIE_VALUE_REFUSED, value):
+            raise PydanticCustomError("cookie_value", f"free of ';' and control characters (found {found})")
+        if value != value.strip(" "):
+            raise PydanticCustomError("cookie_value", "free of leading and trailing spaces")
+        size = len((str(info.data.get("name", "")) + value).encode("utf-8"))
+        if size > MAX_COOKIE_BYTES:
+            raise PydanticCustomError(
+                "cookie_too_large", f"at most {MAX_COOKIE_BYTES} bytes together with the name, not {size}"
+            )
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not _plausible_host(value):
+            raise PydanticCustomError(
+                "cookie_domain", "a host name such as example.com or .example.com, without scheme, port or path"
+            )
+        if value.startswith(".") and _has_prefix(info, (_HOST_PREFIX,)):
+            raise PydanticCustomError("cookie_prefix", "a single host (no leading '.') for a __Host- cookie")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str, info: ValidationInfo) -> str:
+        if not value.startswith("/") or _first(_COOKIE_VALUE_REFUSED, value):
+            raise PydanticCustomError("cookie_path", "a path starting with '/', without ';' or control characters")
+        if value != "/" and _has_prefix(info, (_HOST_PREFIX,)):
+            raise PydanticCustomError("cookie_prefix", "'/' for a __Host- cookie")
+        return value
+
+    @field_validator("secure")
+    @classmethod
+    def _secure(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value and _has_prefix(info, _SECURE_PREFIXES):
+            raise PydanticCustomError("cookie_prefix", "true for a cookie named __Secure-… or __Host-…")
+        return value
+
+    @field_validator("same_site")
+    @classmethod
+    def _same_site(cls, value: str, info: ValidationInfo) -> str:
+        if value == "None" and info.data.get("secure") is False:
+            raise PydanticCustomError(
+                "samesite_none_insecure",
+                "Strict or Lax unless secure is true (Chromium drops a SameSite=None cookie that is not Secure)",
+            )
+        return value
 
 
 Dimension = Annotated[StrictInt, Field(ge=1, le=MAX_VIEWPORT)]
@@ -263,16 +363,30 @@ class ScreenshotOptions(_Request):
             raise PydanticCustomError("not_applicable", "clip does not apply to pdf")
         return value
 
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, value: str | None) -> str | None:
+        if value is not None and (found := _first(_HTTP_CONTROL, value)):
+            raise PydanticCustomError("control_character", f"userAgent must not hold control characters ({found})")
+        return value
+
     @field_validator("headers")
     @classmethod
-    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header_value in value.items():
             if not 1 <= len(name) <= 100 or not set(name) <= _HEADER_NAME_CHARS:
-                raise PydanticCustomError("header_name", f"headers: {name!r} is not a valid header name")
+                raise PydanticCustomError(
+                    "header_name",
+                    f"headers must be named by HTTP tokens of at most 100 letters, digits and !#$%&'*+-.^_`|~: "
+                    f"{name!r} is not one",
+                )
             if name.lower() in FORBIDDEN_HEADERS:
-                raise PydanticCustomError("header_forbidden", f"headers: {name} cannot be set (use cookies for Cookie)")
-            if "\r" in header_value or "\n" in header_value:
-                raise PydanticCustomError("header_value", f"headers: the value of {name} contains a line break")
+                hint = " (use cookies for Cookie)" if name.lower() == "cookie" else ""
+                raise PydanticCustomError("header_forbidden", f"headers cannot set {name}: the browser sets it{hint}")
+            if found := _first(_HTTP_CONTROL, header_value):
+                raise PydanticCustomError(
+                    "header_value", f"headers must not hold control characters: the value of {name} has {found}"
+                )
         return value
 
     def to_body(self, fields: set[str] | None = None) -> dict[str, Any]:
@@ -281,10 +395,12 @@ class ScreenshotOptions(_Request):
 
 
 _FIELD_NAMES: dict[str, str] = {}
+_ALIASES: dict[str, str] = {}  # field name -> the API's spelling, which the validators' messages use
 for _name, _info in ScreenshotOptions.model_fields.items():
     _FIELD_NAMES[_name] = _name
     if _info.alias:
         _FIELD_NAMES[_info.alias] = _name
+        _ALIASES[_name] = _info.alias
 
 
 def _names(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -302,8 +418,9 @@ def _problem(error: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         return {"field": field, "rule": rule, "message": f"{field} is required"}
     if rule == "extra_forbidden":
         return {"field": field, "rule": rule, "message": f"{field} is not a known field"}
-    if bare and message.startswith(f"{bare} "):  # the validators above already name the field
-        return {"field": field, "rule": rule, "message": field + message[len(bare) :]}
+    for named in (bare, _ALIASES.get(bare)):  # the validators above already name the field (as the API does)
+        if named and message.startswith(f"{named} "):
+            return {"field": field, "rule": rule, "message": field + message[len(named) :]}
     message = message.removeprefix("Input should be ").removeprefix("Value error, ")
     return {"field": field, "rule": rule, "message": f"{field} must be {message}"}
 
