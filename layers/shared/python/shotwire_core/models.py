@@ -52,7 +52,8 @@ FORBIDDEN_HEADERS = frozenset(
         "cookie",
     }
 )
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+# Both matched whole (fullmatch): a `$` would also match before a final newline, which Chromium refuses.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
 # HTTP field values (RFC 9110 5.5) allow TAB and visible characters: any other C0 control, or DEL, is refused.
 # Chromium itself refuses only NUL, CR and LF in a header or the user agent and sends the other controls,
 # which servers answer with a 400; non-ASCII text it sends as UTF-8, so that stays allowed.
@@ -65,7 +66,7 @@ _COOKIE_NAME_REFUSED = re.compile(r"[\x00-\x20\x7f;=]")
 _COOKIE_PATH_REFUSED = _COOKIE_VALUE_REFUSED
 # Chromium's limit on a cookie's name and value together, in bytes: a larger cookie is refused.
 MAX_COOKIE_BYTES = 4096
-_HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
+_HOST_LABEL = re.compile(r"(?!-)[\w-]{1,63}(?<!-)")
 # Cookie name prefixes (RFC 6265bis, matched without regard to case): Chromium refuses such a cookie unless
 # it is Secure, and a __Host- one unless it is also host-only with the path "/".
 _SECURE_PREFIXES = ("__secure-", "__host-")
@@ -89,7 +90,7 @@ def _plausible_host(domain: str) -> bool:
         except ValueError:
             return False
         return True
-    return all(_HOST_LABEL.match(label) for label in host.split("."))
+    return all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
 
 
 class JobStatus(StrEnum):
@@ -442,7 +443,7 @@ class ScreenshotRequest(BaseModel):
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header_value in value.items():
-            if not _HEADER_NAME.match(name):
+            if not _HEADER_NAME.fullmatch(name):
                 raise PydanticCustomError(
                     "header_name",
                     f"headers must be named by HTTP tokens of at most 100 letters, digits and !#$%&'*+-.^_`|~: "
