@@ -23,6 +23,7 @@ from shotwire_core.models import TenantLimits
 from shotwire_core.services import get_services
 from shotwire_core.settings import function_environment, get_settings
 from shotwire_core.tenants import create_tenant
+from tests.support import Site
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_A = "sw_test_tenant_a_key_000001"
@@ -98,3 +99,10 @@ def local_gateway(api_module: ModuleType) -> Iterator[str]:
         yield f"http://127.0.0.1:{gateway.port}"
     finally:
         gateway.stop()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A page server on loopback; a test adds the pages it needs."""
+    with Site().running() as running:
+        yield running

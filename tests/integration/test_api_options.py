@@ -109,12 +109,6 @@ def engine() -> Iterator[BrowserEngine]:
     instance.close()
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with Site().running() as running:
-        yield running
-
-
 def test_what_the_api_accepts_a_real_chromium_takes(
     aws_stack: Aws, api_module: ModuleType, engine: BrowserEngine, site: Site
 ) -> None:

@@ -29,12 +29,6 @@ def engine() -> Iterator[BrowserEngine]:
     instance.close()
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with Site().running() as running:
-        yield running
-
-
 def shoot(engine: BrowserEngine, **request: Any) -> CaptureResult:
     """Validate like the API does, then capture."""
     request.setdefault("timeoutMs", 15_000)

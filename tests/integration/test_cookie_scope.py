@@ -27,12 +27,6 @@ def engine() -> Iterator[BrowserEngine]:
     instance.close()
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with Site().running() as running:
-        yield running
-
-
 def deep_page(site: Site, host: str, *subresources: str) -> str:
     """The page at /deep/dir/page.html on `host`, loading each subresource as an image (before `load`)."""
     port = urlsplit(site.base_url).port

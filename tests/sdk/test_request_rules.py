@@ -15,6 +15,7 @@ import shotwire
 from shotwire import models as sdk
 from shotwire_core import models as core
 from shotwire_core.errors import problem_from_pydantic
+from tests.unit.test_option_validation import BAD_COOKIE_DOMAINS
 
 URL = "https://example.com/"
 HTTP_CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)]
@@ -169,25 +170,7 @@ BAD_COOKIES = [
     cookie(name="n", value="v" * 4096),
     cookie(name="n" * 100, value="v" * 4000),
     cookie(name="n", value="é" * 2048),
-    *(
-        cookie(domain=domain)
-        for domain in [
-            "https://example.com",
-            "example.com:443",
-            "example.com/path",
-            "exa mple.com",
-            "a..com",
-            "-a.com",
-            "a-.com",
-            "ex;ample.com",
-            "example.com.",
-            ".",
-            "",
-            "[::zz]",
-            "x" * 64 + ".com",
-            "tab\t.com",
-        ]
-    ),
+    *(cookie(domain=domain) for domain in BAD_COOKIE_DOMAINS),
     *(cookie(domain="example.com", path=path) for path in ["", "a", "a/b", "/a;b", "/a\x01", "/a\x7f", "/a\nb"]),
     cookie(sameSite="None"),
     cookie(sameSite="None", secure=False),
