@@ -102,6 +102,7 @@ def bed() -> Iterator[Bed]:
                 images_bucket=resources.bucket,
                 allow_private_networks=True,
                 queue_urls=resources.queue_urls(),
+                api_url="http://127.0.0.1:8000",  # the dispatcher links webhooks to images through the API
             ),
             "SHOTWIRE_CHROMIUM_PATH": find_chromium() or "",
             "POWERTOOLS_TRACE_DISABLED": "true",
