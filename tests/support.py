@@ -349,6 +349,13 @@ def chromium_groups() -> dict[int, list[tuple[int, str]]]:
     return groups
 
 
+def restore_sigint() -> None:
+    """A child's `preexec_fn`: Ctrl-C (SIGINT) stops it again. A job started in the background (`make test &`,
+    some CI runners) ignores SIGINT, children inherit that, and Python keeps an ignored SIGINT ignored, so a
+    test that interrupts a child with SIGINT would wait for it forever."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def freezing_chromium(directory: Path, after_seconds: float) -> str:
     """A Chromium launcher whose browser process stops (SIGSTOP) `after_seconds` after it starts: a browser
     that hangs without disconnecting, on every launch."""

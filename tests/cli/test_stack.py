@@ -18,7 +18,7 @@ from PIL import Image
 
 from tests.cli.conftest import BATCH_PAGES, Cli, post_status
 from tests.e2e.conftest import Stack
-from tests.support import WebhookReceiver, closed_port, free_port
+from tests.support import WebhookReceiver, closed_port, free_port, restore_sigint
 
 pytestmark = pytest.mark.e2e
 
@@ -233,7 +233,14 @@ def test_a_200_url_batch_interrupted_then_resumed_captures_each_url_once(
 
     # First run: interrupted (SIGINT, as Ctrl-C) once about 40 images exist.
     started = time.monotonic()
-    first = subprocess.Popen(Cli.command(*args), env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        Cli.command(*args),
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=restore_sigint,  # interrupted below, however the suite was started
+    )
     try:
         deadline = time.monotonic() + 150
         while len(list(out.glob("*.png"))) < 40:
@@ -320,6 +327,7 @@ def test_listen_verifies_prints_and_saves_real_deliveries(cli: Cli, site: str, t
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=restore_sigint,  # stopped with Ctrl-C's signal below
     )
     try:
         stdout, stderr = Lines(listener.stdout), Lines(listener.stderr)
