@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from shotwire_core.clock import iso, now_iso, utc_now
 from shotwire_core.errors import FieldProblem, InvalidRequestError, JobNotFoundError, problem_from_pydantic
 from shotwire_core.ids import new_job_id
-from shotwire_core.jobs import SubmissionRules, new_job
+from shotwire_core.jobs import SubmissionRules, check_webhook_url, new_job
+from shotwire_core.jobs import _check_destination as check_destination
 from shotwire_core.models import (
     BatchRequest,
     CaptureMessage,
@@ -65,9 +66,20 @@ def is_batch_id(value: str) -> bool:
 def expand(request: BatchRequest) -> list[ScreenshotRequest]:
     """Each item merged over the defaults and validated as a screenshot request; every problem named by
     where it is (`defaults.format`, `items[3].url`)."""
+    return _members(request, lambda defaults: None, lambda index, item: None)
+
+
+def _members(
+    request: BatchRequest,
+    check_defaults: Callable[[ScreenshotRequest], None],
+    check_item: Callable[[int, ScreenshotRequest], None],
+) -> list[ScreenshotRequest]:
+    """As `expand`, each valid item also put to `check_item` and the defaults to `check_defaults` (both raise
+    InvalidRequestError): every invalid item's problems are reported together, in item order; a bad default
+    once, alone."""
     problems: list[FieldProblem] = []
     try:  # the defaults alone, so a bad default is reported once rather than once per item
-        ScreenshotRequest.model_validate({"url": "https://example.com/", **request.defaults})
+        check_defaults(ScreenshotRequest.model_validate({"url": "https://example.com/", **request.defaults}))
     except ValidationError as error:
         problems += [problem_from_pydantic(dict(e), "defaults.") for e in error.errors()]
     if problems:
@@ -77,11 +89,34 @@ def expand(request: BatchRequest) -> list[ScreenshotRequest]:
         fields = {"url": item} if isinstance(item, str) else item
         try:
             expanded.append(ScreenshotRequest.model_validate({**request.defaults, **fields}))
+            check_item(index, expanded[-1])
         except ValidationError as error:
             problems += [problem_from_pydantic(dict(e), f"items[{index}].") for e in error.errors()]
+        except InvalidRequestError as error:
+            problems += error.problems
+        if len(problems) >= MAX_PROBLEMS_REPORTED:
+            break
     if problems:
         raise InvalidRequestError(problems[:MAX_PROBLEMS_REPORTED])
     return expanded
+
+
+def _destinations(index: int, item: ScreenshotRequest, rules: SubmissionRules, checked_webhook: str | None) -> None:
+    """An item's page and webhook URL, both checked (new_job stops at the first), named `items[i].…`; a
+    webhook URL the defaults gave, already checked as `defaults.webhookUrl`, is not named again per item."""
+    problems: list[FieldProblem] = []
+    try:
+        check_destination(item.url, f"items[{index}].url", rules.allow_private, rules.allowed_hosts)
+    except InvalidRequestError as error:
+        problems += error.problems
+    if item.webhook_url is not None and item.webhook_url != checked_webhook:
+        field = f"items[{index}].webhookUrl"
+        try:
+            check_webhook_url(item.webhook_url, field, rules.allow_private, rules.allowed_hosts)
+        except InvalidRequestError as error:
+            problems += error.problems
+    if problems:
+        raise InvalidRequestError(problems)
 
 
 def submit_batch(
@@ -94,7 +129,18 @@ def submit_batch(
 ) -> tuple[Job, list[Job]]:
     """Record the batch, then its jobs, then queue them (bulk writes and sends: a 1,000-item batch is a few
     dozen calls)."""
-    requests = expand(request)
+    defaults: list[ScreenshotRequest] = []
+
+    def check_defaults(validated: ScreenshotRequest) -> None:
+        defaults.append(validated)
+        if validated.webhook_url is not None:
+            check_webhook_url(validated.webhook_url, "defaults.webhookUrl", rules.allow_private, rules.allowed_hosts)
+
+    def check_item(index: int, item: ScreenshotRequest) -> None:
+        _destinations(index, item, rules, defaults[0].webhook_url if defaults else None)
+
+    requests = _members(request, check_defaults, check_item)
+    webhook_url = request.defaults.get("webhookUrl")
     now = utc_now()
     batch_id = BATCH_PREFIX + new_job_id(int(now.timestamp() * 1000)).removeprefix("job_")
     # Ids made in the same millisecond sort by their random part; handing them out sorted makes id order
@@ -104,7 +150,6 @@ def submit_batch(
         new_job(tenant_id, item, rules, batch_id=batch_id, field_prefix=f"items[{index}].", job_id=job_id)
         for index, (item, job_id) in enumerate(zip(requests, ordered_ids, strict=True))
     ]
-    webhook_url = request.defaults.get("webhookUrl")
     record = members[0].model_copy(
         update={
             "job_id": batch_id,

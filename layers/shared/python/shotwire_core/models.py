@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shotwire_core.config import CAPTURE_JOB_TIMEOUT_MAX_SECONDS, StackConfig
 from shotwire_core.devices import DEVICES
@@ -18,6 +32,12 @@ MAX_VIEWPORT = StackConfig().max_viewport
 MAX_URL_LENGTH = 2048
 # Chromium cannot paint a single capture taller than this (its largest texture); deeper pages are cut.
 MAX_CAPTURE_HEIGHT = 16384
+# The most device pixels (width x height x deviceScaleFactor², in device px) an image may have. The capture
+# opens every image with Pillow (its size, and the png → webp conversion), and Pillow's Image.open raises
+# DecompressionBombError above 2 x PIL.Image.MAX_IMAGE_PIXELS (default 89,478,485), so a larger capture
+# always fails, after three renders, as internal_error. At a pixel ratio of 1 no capture reaches it
+# (10000 x 16384 at most); a larger ratio can.
+MAX_IMAGE_PIXELS = 2 * 89_478_485
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 1280, 800
 DEFAULT_QUALITY = 80
 MAX_SCRIPT_CHARS = 50_000
@@ -332,7 +352,8 @@ class ScreenshotRequest(BaseModel):
     )
     width: Dimension | None = Field(default=None, description=f"Viewport width in CSS px, 1-{MAX_VIEWPORT}.")
     height: Dimension | None = Field(default=None, description=f"Viewport height in CSS px, 1-{MAX_VIEWPORT}.")
-    device_scale_factor: Annotated[float, Field(ge=1, le=3, strict=False)] | None = Field(
+    # Strict like every number and flag here: "2" or true is refused, not read as 2 or 1 (an int is a number).
+    device_scale_factor: Annotated[StrictFloat, Field(ge=1, le=3)] | None = Field(
         default=None, alias="deviceScaleFactor", description="Pixel ratio, 1-3 (2 for retina)."
     )
     format: ImageFormat = Field(default="png", description="png, jpeg, webp or pdf.")
@@ -458,6 +479,41 @@ class ScreenshotRequest(BaseModel):
                 )
         return value
 
+    @model_validator(mode="after")
+    def _pixel_budget(self) -> ScreenshotRequest:
+        """Refuse an image the capture could never open (MAX_IMAGE_PIXELS), judged on the effective values
+        (a device preset's viewport and pixel ratio included): a viewport capture at its size, a clip at its
+        own, a full page at the height it is cut at (maxHeight, at most 16384 device px), since any page may
+        be that tall. A PDF is no image, and an element's size is not known before the capture.
+
+        Named on deviceScaleFactor: at a ratio of 1 nothing the other fields allow reaches the budget."""
+        if self.format == "pdf" or self.selector is not None:
+            return self
+        options = self.capture_options()
+        scale = options.device_scale_factor
+        width, height, shape = options.width, options.height, "an"
+        if options.full_page:  # the cut the browser makes (adapters/browser.py `_render`)
+            height, shape = min(options.max_height, int(MAX_CAPTURE_HEIGHT / scale)), "a full-page"
+        elif options.clip is not None:
+            width, height, shape = options.clip.width, options.clip.height, "a clipped"
+        device_width, device_height = math.ceil(width * scale), math.ceil(height * scale)
+        pixels = device_width * device_height
+        if pixels <= MAX_IMAGE_PIXELS:
+            return self
+        source = f" (from device {self.device})" if self.device_scale_factor is None and self.device else ""
+        lower = "width, maxHeight" if options.full_page else "the clip" if shape == "a clipped" else "width, height"
+        message = (
+            f"deviceScaleFactor {scale:g}{source} makes {shape} image of {device_width} x {device_height} px "
+            f"({pixels:,} pixels), over the {MAX_IMAGE_PIXELS:,} the capture can open: "
+            f"lower {lower} or deviceScaleFactor"
+        )
+        problem = InitErrorDetails(
+            type=PydanticCustomError("pixel_budget", message),
+            loc=("deviceScaleFactor",),
+            input=self.device_scale_factor if self.device_scale_factor is not None else scale,
+        )
+        raise ValidationError.from_exception_data(type(self).__name__, [problem])
+
     def capture_options(self, default_timeout_ms: int = 30_000) -> CaptureOptions:
         """Resolve defaults: a device preset fills in what the request did not say."""
         preset = DEVICES[self.device] if self.device else None
@@ -559,12 +615,23 @@ JobFace = Literal["screenshots", "capture", "batch"]
 MAX_BATCH_ITEMS = 1000
 
 
+def _batch_item(value: object, handler: ValidatorFunctionWrapHandler) -> str | dict[str, Any]:
+    """One problem per item that is neither a URL nor an object, rather than one per member of the union."""
+    if not isinstance(value, str | dict):
+        raise PydanticCustomError("batch_item", "a URL string or a screenshot request object")
+    result: str | dict[str, Any] = handler(value)
+    return result
+
+
+BatchItem = Annotated[str | dict[str, Any], WrapValidator(_batch_item)]
+
+
 class BatchRequest(BaseModel):
     """Body of `POST /v1/batches`: up to 1,000 captures sharing defaults (one webhookUrl included)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    items: list[str | dict[str, Any]] = Field(
+    items: list[BatchItem] = Field(
         min_length=1,
         max_length=MAX_BATCH_ITEMS,
         description="Each a URL, or a full screenshot request (its fields override the defaults).",
