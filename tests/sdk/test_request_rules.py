@@ -296,3 +296,11 @@ def test_good_values_are_accepted_and_bad_ones_refused_by_both() -> None:
 def test_a_trailing_line_break_is_refused_by_both(options: dict[str, Any], rule: str) -> None:
     assert [problem[1] for problem in sdk_problems(options)] == [rule]
     assert sdk_problems(options) == server_problems(options)
+
+
+@pytest.mark.parametrize("value", ["2", True, "1.5"])
+def test_the_device_scale_factor_is_a_number_on_both_sides(value: Any) -> None:
+    options = {"deviceScaleFactor": value}
+    assert [problem[1] for problem in sdk_problems(options)] == ["float_type"]
+    assert [problem[:2] for problem in sdk_problems(options)] == [problem[:2] for problem in server_problems(options)]
+    assert sdk_problems({"deviceScaleFactor": 2}) == server_problems({"deviceScaleFactor": 2}) == []

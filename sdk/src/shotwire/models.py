@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     ValidationError,
     ValidationInfo,
@@ -266,7 +267,8 @@ class ScreenshotOptions(_Request):
     device: Device | None = None
     width: Dimension | None = None
     height: Dimension | None = None
-    device_scale_factor: Annotated[float, Field(ge=1, le=3, strict=False)] | None = Field(
+    # Strict, as on the server: "2" and true are refused (an int is a float).
+    device_scale_factor: Annotated[StrictFloat, Field(ge=1, le=3)] | None = Field(
         default=None, alias="deviceScaleFactor"
     )
     format: ImageFormat = "png"
