@@ -29,7 +29,17 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, Route, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    CDPSession,
+    Page,
+    Playwright,
+    Request,
+    Response,
+    Route,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -237,6 +247,10 @@ class _JobState:
     blocked: list[str] = field(default_factory=list)
     checked_hosts: dict[str, str | None] = field(default_factory=dict)
     proxy: EgressProxy | None = None
+    # Why the page's top frame went somewhere blocked after it loaded (a meta refresh, a script, a form):
+    # set once, it fails the job. None until the page is watched (no guard: nothing is blocked).
+    navigated_away: asyncio.Future[str] | None = None
+    vetting: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def refusals(self) -> list[str]:
@@ -255,6 +269,75 @@ class _JobState:
             except Exception as error:  # any refusal blocks the request
                 self.checked_hosts[origin] = str(error)
         return self.checked_hosts[origin]
+
+    def watch_navigations(self, page: Page) -> None:
+        """Vet every top-frame navigation of the page, not only the first: the proxy turns a blocked one into
+        a block notice, which must fail the job rather than be captured as the page."""
+        self.navigated_away = asyncio.get_running_loop().create_future()
+        page.on("request", self._on_request)
+        page.on("response", self._on_response)
+
+    def _on_request(self, request: Request) -> None:
+        url = request.url
+        if not _is_top_navigation(request) or url.startswith(("data:", "blob:", "about:")):
+            return
+        task = asyncio.ensure_future(self._vet_navigation(url))
+        self.vetting.add(task)
+        task.add_done_callback(self.vetting.discard)
+
+    def _on_response(self, response: Response) -> None:
+        """The proxy's own verdict on a top-frame navigation (or a redirect hop of one)."""
+        if _is_top_navigation(response.request):
+            reason = response.headers.get(BLOCKED_HEADER.lower())
+            if reason is not None:
+                self._navigated_to_blocked(response.url, reason)
+
+    async def _vet_navigation(self, url: str) -> None:
+        reason = await self.refusal(url)
+        if reason is not None:
+            self._navigated_to_blocked(url, reason)
+
+    def _navigated_to_blocked(self, url: str, reason: str) -> None:
+        if self.navigated_away is not None and not self.navigated_away.done():
+            logger.info("blocked navigation", extra={"url": url, "reason": reason})
+            self.navigated_away.set_result(f"blocked: the page navigated to {url}: {reason}")
+
+    async def check_navigations(self, deadline: _Deadline) -> None:
+        """Fail the job if its page went somewhere blocked: every navigation seen so far is vetted first."""
+        if self.navigated_away is None:
+            return
+        if self.vetting:
+            await asyncio.wait(set(self.vetting), timeout=max(1.0, deadline.remaining_ms() / 1000))
+        if self.navigated_away.done():
+            raise CaptureError(ErrorCode.BLOCKED_URL, self.navigated_away.result())
+
+    async def unless_navigated_away(self, work: Awaitable[_T]) -> _T:
+        """A step of the job, cut short as soon as the page navigates somewhere blocked."""
+        watch = self.navigated_away
+        if watch is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        either: set[asyncio.Future[Any]] = {task, watch}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        if not watch.done():
+            return task.result()
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # superseded by the blocked navigation
+        else:
+            task.cancel()
+        raise CaptureError(ErrorCode.BLOCKED_URL, watch.result())
+
+
+def _is_top_navigation(request: Request) -> bool:
+    try:
+        return request.is_navigation_request() and request.frame.parent_frame is None
+    except PlaywrightError:  # a request without a frame (a service worker's)
+        return False
 
 
 async def _route_request(route: Route, state: _JobState) -> None:
@@ -298,6 +381,24 @@ _SCROLL_THROUGH = """async (budgetMs) => {
     Promise.all(pending.map((image) => new Promise((resolve) => { image.onload = image.onerror = resolve; }))),
     new Promise((resolve) => setTimeout(resolve, 2000)),
   ]);
+}"""
+
+# Add a <style> and wait for its @imports; answers null when all loaded, else the imports that may have failed.
+# page.add_style_tag rejects with the bare error Event instead. A failed import's rules cannot be read, nor can
+# a cross-origin one's, so those are the candidates named.
+_ADD_STYLE = """async (css) => {
+  const style = document.createElement('style');
+  style.appendChild(document.createTextNode(css));
+  const loaded = new Promise((resolve) => {
+    style.onload = () => resolve(true);
+    style.onerror = () => resolve(false);
+  });
+  (document.head || document.documentElement).appendChild(style);
+  if (await loaded) return null;
+  return [...(style.sheet ? style.sheet.cssRules : [])]
+    .filter((rule) => rule instanceof CSSImportRule)
+    .filter((rule) => { try { return !rule.styleSheet || !rule.styleSheet.cssRules; } catch { return true; } })
+    .map((rule) => rule.href);
 }"""
 
 _PAGE_HEIGHT = "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)"
@@ -410,6 +511,8 @@ async def prepare_page(browser: Browser, options: CaptureOptions, guard: Destina
         # Chromium applies the user agent and extra headers to a page as it opens, so it refuses bad ones here.
         option = "options"
         page = await _step(context.new_page(), "opening a page")
+        if guard is not None:
+            state.watch_navigations(page)
         prepared = _Prepared(context, page, state, deadline)
         return prepared
     except PlaywrightError as error:
@@ -492,7 +595,9 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
         # A page that never gets there (a tracker that keeps the network busy, a stalled image) is captured
         # anyway when the wait runs out; the job says so.
         try:
-            await page.wait_for_load_state(options.wait_until, timeout=deadline.remaining_ms(RENDER_RESERVE_MS))
+            await state.unless_navigated_away(
+                page.wait_for_load_state(options.wait_until, timeout=deadline.remaining_ms(RENDER_RESERVE_MS))
+            )
         except PlaywrightTimeoutError:
             warnings.append(f"the page did not reach '{options.wait_until}' within the timeout; captured anyway")
         except PlaywrightError as error:
@@ -503,8 +608,11 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
         raise CaptureError(ErrorCode.HTTP_ERROR, f"{options.url} answered HTTP {status}")
 
     capture_started = time.monotonic()
-    await _prepare(page, options, deadline)
-    image, width, height, truncated = await _render(page, options, deadline)
+    # The page may still navigate itself (a meta refresh, a script, a form): somewhere blocked, the job fails
+    # rather than capturing the proxy's block notice as the page.
+    await state.unless_navigated_away(_prepare(page, options, deadline, warnings))
+    image, width, height, truncated = await state.unless_navigated_away(_render(page, options, deadline))
+    await state.check_navigations(deadline)
     if truncated:
         warnings.append(f"the page is taller than maxHeight ({options.max_height} px); the image is cut there")
     try:
@@ -526,7 +634,7 @@ async def _capture_in(page: Page, options: CaptureOptions, deadline: _Deadline, 
     )
 
 
-async def _prepare(page: Page, options: CaptureOptions, deadline: _Deadline) -> None:
+async def _prepare(page: Page, options: CaptureOptions, deadline: _Deadline, warnings: list[str]) -> None:
     """Wait for what the caller asked, then apply styles and scripts, then wake lazy content."""
     if options.wait_for_selector:
         try:
@@ -548,9 +656,13 @@ async def _prepare(page: Page, options: CaptureOptions, deadline: _Deadline) -> 
         styles.append(options.css)
     for css in styles:  # one tag each: an invalid selector must not void the others
         try:
-            await _bounded(page.add_style_tag(content=css), deadline, "injecting CSS")
+            unloaded = await _bounded(page.evaluate(_ADD_STYLE, css), deadline, "injecting CSS")
         except PlaywrightError as error:
             raise _render_error(error, "could not inject CSS") from error
+        if unloaded is not None:
+            # An @import that fails (refused, unreachable, not CSS) leaves the rest of the style applied.
+            listed = f" ({', '.join(str(href) for href in unloaded)})" if unloaded else ""
+            warnings.append(f"css: an @import could not be loaded{listed}; the rest of the CSS was applied")
     if options.javascript:
         try:
             await asyncio.wait_for(
