@@ -6,6 +6,10 @@ first (an anonymous caller learns nothing from a 422), so the edge extends that 
 
 from __future__ import annotations
 
+import binascii
+import json
+import math
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
@@ -151,28 +155,122 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
         return super().handler(app, next_middleware)
 
     def _get_body(self, app: Any) -> dict[str, Any]:
-        content_type = (app.current_event.headers or {}).get("content-type", "") or ""
-        media_type = content_type.split(";", 1)[0].strip().lower()
+        content_type = ((app.current_event.headers or {}).get("content-type", "") or "").strip()
+        media_type = content_type.split(";", 1)[0].strip().lower()  # media types are case-insensitive
         # A missing Content-Type is read as JSON (API Gateway's console sends none); any other type is refused,
-        # including form encoding, which Powertools would otherwise parse into the model.
-        if media_type and media_type != "application/json":
+        # including form encoding, which Powertools would otherwise parse into the model, and a header that
+        # names no media type at all (";;;==").
+        if content_type and media_type != "application/json":
             raise UnsupportedMediaTypeError(content_type)
         raw = app.current_event.body or ""
-        size = len(raw.encode("utf-8")) if not app.current_event.is_base64_encoded else len(raw) * 3 // 4
+        # surrogatepass: a lone surrogate in the event's text is measured here and refused by read_json_body.
+        size = (
+            len(raw.encode("utf-8", "surrogatepass")) if not app.current_event.is_base64_encoded else len(raw) * 3 // 4
+        )
         if size > MAX_BODY_BYTES:
             raise PayloadTooLargeError(size)
-        if not (app.current_event.body or "").strip():
+        try:
+            text = app.current_event.decoded_body or ""
+        except (UnicodeDecodeError, binascii.Error) as error:  # bytes that are not UTF-8 cannot be JSON
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "not UTF-8", "ctx": {"error": "not UTF-8 text"}}]
+            ) from error
+        if not text.strip():
             if app.context["_route"].path in self._optional_body_paths:
                 return {}  # every field of such a route's body has a default
             raise RequestValidationError(
                 [{"type": "missing", "loc": ("body",), "msg": "request body is required", "input": None}]
             )
-        try:
-            return super()._get_body(app)
-        except UnicodeDecodeError as error:  # bytes that are not UTF-8 cannot be JSON
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": "not UTF-8", "ctx": {"error": "not UTF-8 text"}}]
-            ) from error
+        return read_json_body(text)
+
+
+# Deeper than any request the models accept (metadata nests at most 16 levels, itself inside a batch item):
+# a deeper body is refused before anything recursive (pydantic, the encoders, the AWS SDK) walks it.
+MAX_BODY_DEPTH = 32
+
+
+def _body_problem(rule: str, message: str, loc: tuple[str | int, ...] = (), **ctx: str) -> RequestValidationError:
+    return RequestValidationError([{"type": rule, "loc": ("body", *loc), "msg": message, "ctx": ctx}])
+
+
+def read_json_body(text: str) -> dict[str, Any]:
+    """A request body as the JSON object it must be, or a RequestValidationError naming the field and rule.
+
+    json.loads alone lets through what the layers behind the edge cannot take: an integer too long for int()
+    (ValueError), nesting deep enough to exhaust the stack (RecursionError), lone surrogates (text no UTF-8
+    encoder can write, which failed as late as the job's storage), and any JSON value besides an object
+    (Powertools' validation would read the first item of an array as the body)."""
+    try:
+        body = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", error.pos),
+                    "msg": "JSON decode error",
+                    "ctx": {"error": error.msg},
+                }
+            ]
+        ) from error
+    except _NotJsonError as error:  # json.loads reads NaN and Infinity, which JSON has no place for
+        raise _body_problem("json_invalid", "JSON decode error", error=str(error)) from error
+    except ValueError as error:  # an integer longer than int() reads (sys.get_int_max_str_digits)
+        raise _body_problem(
+            "json_invalid", "JSON decode error", error=f"an integer has more than {sys.get_int_max_str_digits()} digits"
+        ) from error
+    except RecursionError as error:
+        raise _body_problem("too_deep", f"nested at most {MAX_BODY_DEPTH} levels deep") from error
+    if not isinstance(body, dict):
+        raise _body_problem("model_attributes_type", "a JSON object")
+    _check_tree(body)
+    return body
+
+
+class _NotJsonError(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJsonError(f"{name} is not a JSON number")
+
+
+def _check_tree(body: dict[str, Any]) -> None:
+    """Walk the parsed body (without recursion): no deeper than MAX_BODY_DEPTH, every number finite, every string
+    and key encodable."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(body, ())]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            if not _is_unicode(value):
+                raise _body_problem("invalid_unicode", _UNICODE_MESSAGE, path)
+            continue
+        if isinstance(value, float) and not math.isfinite(value):  # 1e999 reads as inf, which JSON cannot write
+            raise _body_problem("json_invalid", "JSON decode error", error="a number is out of a double's range")
+        if not isinstance(value, dict | list):
+            continue
+        if len(path) >= MAX_BODY_DEPTH:
+            raise _body_problem("too_deep", f"nested at most {MAX_BODY_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_unicode(key):  # a key names no field the caller could fix: name its object
+                    raise _body_problem("invalid_unicode", _UNICODE_MESSAGE, path)
+                pending.append((item, (*path, key)))
+        else:
+            pending.extend((item, (*path, index)) for index, item in enumerate(value))
+
+
+_UNICODE_MESSAGE = "valid Unicode text (it holds a lone surrogate, half of a UTF-16 pair)"
+
+
+def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ApiResolver(APIGatewayRestResolver):
