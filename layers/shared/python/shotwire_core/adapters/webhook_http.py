@@ -110,17 +110,8 @@ class _DeadlineHTTPConnection(HTTPConnection):
         super().send(data)
 
 
-class _DeadlineHTTPSConnection(HTTPSConnection):
-    """_DeadlineHTTPConnection over TLS."""
-
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
-        _arm(self, deadline)
-
-    def send(self, data: Any) -> None:
-        _before_send(self, self.deadline)
-        super().send(data)
+class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, HTTPSConnection):
+    """_DeadlineHTTPConnection over TLS (its methods first, then HTTPSConnection's)."""
 
 
 def _resolver(deadline: float) -> Any:
