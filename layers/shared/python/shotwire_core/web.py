@@ -172,9 +172,7 @@ class EdgeMiddleware(OpenAPIRequestValidationMiddleware):
         try:
             text = app.current_event.decoded_body or ""
         except (UnicodeDecodeError, binascii.Error) as error:  # bytes that are not UTF-8 cannot be JSON
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": "not UTF-8", "ctx": {"error": "not UTF-8 text"}}]
-            ) from error
+            raise _body_problem("json_invalid", "not UTF-8", error="not UTF-8 text") from error
         if not text.strip():
             if app.context["_route"].path in self._optional_body_paths:
                 return {}  # every field of such a route's body has a default
@@ -203,16 +201,7 @@ def read_json_body(text: str) -> dict[str, Any]:
     try:
         body = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", error.pos),
-                    "msg": "JSON decode error",
-                    "ctx": {"error": error.msg},
-                }
-            ]
-        ) from error
+        raise _body_problem("json_invalid", "JSON decode error", (error.pos,), error=error.msg) from error
     except _NotJsonError as error:  # json.loads reads NaN and Infinity, which JSON has no place for
         raise _body_problem("json_invalid", "JSON decode error", error=str(error)) from error
     except ValueError as error:  # an integer longer than int() reads (sys.get_int_max_str_digits)
