@@ -460,7 +460,12 @@ def test_check_destination_blocks_literals_without_dns(url: str, address: str) -
         check_destination(url, allow_private=False, resolver=never_called)
 
 
-@pytest.mark.parametrize(("url", "address"), BLOCKED_URLS)
+CREDENTIAL_ENDPOINTS = {"169.254.169.254", "fd00:ec2::254"}
+
+
+@pytest.mark.parametrize(
+    ("url", "address"), [(url, address) for url, address in BLOCKED_URLS if address not in CREDENTIAL_ENDPOINTS]
+)
 def test_allow_private_lets_non_public_literals_through(url: str, address: str) -> None:
     assert check_url(url, allow_private=True).scheme.lower() in ("http", "https")
     host = urllib.parse.urlsplit(url).hostname or ""
@@ -659,6 +664,31 @@ def test_resolve_ignores_non_ip_families() -> None:
         ]
 
     assert resolve_allowed("example.com", 80, allow_private=False, resolver=resolver) == [V4("8.8.8.8")]
+
+
+@pytest.mark.parametrize(
+    ("url", "address"), [(url, address) for url, address in BLOCKED_URLS if address in CREDENTIAL_ENDPOINTS]
+)
+def test_metadata_and_credential_endpoints_stay_blocked_where_private_networks_are_allowed(
+    url: str, address: str
+) -> None:
+    """Local development allows loopback and private pages, never the metadata service: a laptop or build
+    host on EC2 would hand its credentials to whoever submits the URL."""
+    with blocked("blocked_address") as info:
+        check_url(url, allow_private=True)
+    assert "never allowed" in info.value.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [["169.254.169.254"], ["169.254.170.2"], ["169.254.170.23"], ["fd00:ec2::254"], ["::ffff:169.254.169.254"]],
+)
+def test_a_name_resolving_to_a_credential_endpoint_is_blocked_even_where_private_networks_are_allowed(
+    answer: list[str],
+) -> None:
+    resolver = FakeResolver({"receiver": answer})
+    with blocked("blocked_address"):
+        resolve_allowed("receiver", 80, allow_private=True, resolver=resolver)
 
 
 @pytest.mark.parametrize(

@@ -362,10 +362,34 @@ def _blocked_name_reason(host: str) -> str | None:
     return None
 
 
+# Blocked even where private networks are allowed (local development): no page or receiver a developer
+# runs lives there, and a laptop or build host on EC2, ECS or EKS would hand out its credentials.
+_ALWAYS_BLOCKED: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(net), label)
+    for net, label in (
+        ("169.254.169.254/32", "the cloud metadata service"),
+        ("169.254.170.2/32", "the ECS task metadata and credentials service"),
+        ("169.254.170.23/32", "the EKS Pod Identity agent"),
+        ("fd00:ec2::254/128", "the AWS metadata service"),
+        ("fd00:ec2::23/128", "the EKS Pod Identity agent"),
+    )
+)
+
+
+def _metadata_reason(ip: IPAddress) -> str | None:
+    """Why `ip` is a credentials endpoint (directly or embedded in an IPv6 form), or None."""
+    candidates: list[IPAddress] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        candidates += [inner for _, inner in _embedded_ipv4(ip)]
+    for candidate in candidates:
+        for network, label in _ALWAYS_BLOCKED:
+            if candidate.version == network.version and candidate in network:
+                return f"is {label} ({network}), never allowed"
+    return None
+
+
 def _check_address(ip: IPAddress, *, allow_private: bool, host: str | None = None) -> None:
-    if allow_private:
-        return
-    reason = _blocked_reason(ip)
+    reason = _metadata_reason(ip) if allow_private else _blocked_reason(ip)
     if reason is None:
         return
     if host is None:
