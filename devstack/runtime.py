@@ -98,9 +98,10 @@ class QueuePoller(threading.Thread):
     `as_sqs_event=True`: the function gets {"Records": [...]} and may answer batchItemFailures; successful
     records are deleted. A failed invocation (an error, a crash, a timeout) deletes nothing: the whole batch
     comes back after the queue's visibility timeout and counts toward its DLQ, as with Lambda.
-    `as_sqs_event=False`: each message body is itself the event (an EventBridge event a rule delivered);
-    the events of a receive are invoked side by side, as Lambda runs asynchronous invocations in parallel,
-    and a failed invocation leaves the message to be retried, as Lambda's asynchronous invoke would.
+    `as_sqs_event=False`: each message body is itself the event (an EventBridge event a rule delivered),
+    invoked on its own as soon as one of `concurrency` slots is free, as Lambda hands asynchronous events to
+    free concurrency: a slow invocation delays no other event. A failed invocation leaves the message to be
+    retried, as Lambda's asynchronous invoke would.
     `workers`: batches in flight at once (Lambda's event source polls with several), one loop each.
     """
 
@@ -115,6 +116,7 @@ class QueuePoller(threading.Thread):
         region: str,
         as_sqs_event: bool = True,
         workers: int = 1,
+        concurrency: int = 10,
     ) -> None:
         super().__init__(name=name, daemon=True)
         self.queue_url = queue_url
@@ -124,6 +126,7 @@ class QueuePoller(threading.Thread):
         self.region = region
         self.as_sqs_event = as_sqs_event
         self.workers = workers
+        self.concurrency = concurrency
         self.stopping = threading.Event()
         self.invocations = 0
 
@@ -139,51 +142,70 @@ class QueuePoller(threading.Thread):
 
     def _poll(self) -> None:
         sqs = boto3.session.Session().client("sqs", region_name=self.region)
-        with ThreadPoolExecutor(max_workers=self.batch_size, thread_name_prefix=self.name) as invocations:
-            while not self.stopping.is_set():
-                try:
-                    response = sqs.receive_message(
-                        QueueUrl=self.queue_url,
-                        MaxNumberOfMessages=self.batch_size,
-                        WaitTimeSeconds=1,
-                        AttributeNames=["All"],
-                        MessageAttributeNames=["All"],
-                    )
-                except Exception:
-                    if self.stopping.wait(0.5):
-                        break
-                    continue
-                messages = response.get("Messages", [])
-                if messages:
-                    self._invoke(sqs, messages, invocations)
+        if not self.as_sqs_event:
+            self._poll_events(sqs)
+            return
+        while not self.stopping.is_set():
+            messages = self._receive(sqs, self.batch_size)
+            if messages:
+                self._invoke_batch(sqs, messages)
 
-    def _invoke(self, sqs: Any, messages: list[dict[str, Any]], invocations: ThreadPoolExecutor) -> None:
+    def _receive(self, sqs: Any, count: int) -> list[dict[str, Any]]:
+        try:
+            response = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=count,
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+        except Exception:
+            self.stopping.wait(0.5)
+            return []
+        return list(response.get("Messages", []))
+
+    def _invoke_batch(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        """One invocation with the whole batch; what it did not report as failed is deleted."""
         self.invocations += 1
-        if self.as_sqs_event:
-            event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
-            try:
-                result = self.invoke(event) or {}
-            except Exception as error:
-                logger.error(
-                    "invocation failed; the batch returns after the visibility timeout",
-                    extra={"function": self.name, "error": str(error)},
-                )
-                return
-            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-            done = [m for m in messages if m["MessageId"] not in failed]
-        else:
-            outcomes = invocations.map(self._invoke_async, messages)
-            done = [message for message, ok in zip(messages, outcomes, strict=True) if ok]
-        for message in done:
-            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
+        try:
+            result = self.invoke(event) or {}
+        except Exception as error:
+            logger.error(
+                "invocation failed; the batch returns after the visibility timeout",
+                extra={"function": self.name, "error": str(error)},
+            )
+            return
+        failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def _invoke_async(self, message: dict[str, Any]) -> bool:
+    def _poll_events(self, sqs: Any) -> None:
+        """Receives only as many events as there are free slots, and starts each alone."""
+        slots = threading.Semaphore(self.concurrency)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=self.name) as invocations:
+            while not self.stopping.is_set():
+                if not slots.acquire(timeout=0.5):
+                    continue
+                free = 1
+                while free < self.batch_size and slots.acquire(blocking=False):
+                    free += 1
+                messages = self._receive(sqs, free)
+                for _ in range(free - len(messages)):
+                    slots.release()
+                for message in messages:
+                    self.invocations += 1
+                    invocations.submit(self._invoke_event, sqs, message, slots)
+
+    def _invoke_event(self, sqs: Any, message: dict[str, Any], slots: threading.Semaphore) -> None:
         try:
             self.invoke(eventbridge_event(message["Body"], self.region))
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         except Exception as error:
             logger.error("asynchronous invocation failed", extra={"function": self.name, "error": str(error)})
-            return False
-        return True
+        finally:
+            slots.release()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -194,6 +194,8 @@ class LocalStack:
                 region=REGION,
                 as_sqs_event=source.as_sqs_event,
                 workers=source.workers,
+                # Asynchronous events run as far as the function's environments go, as Lambda scales out.
+                concurrency=MAX_ENVIRONMENTS[source.function],
             )
             for source in local_event_sources(config, self.resources)
         ]

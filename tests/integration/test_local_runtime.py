@@ -244,3 +244,63 @@ def test_environments_run_side_by_side_up_to_the_limit(probe_file: Path) -> None
         function.close()
     assert len(pids) == 4
     assert len(set(pids)) <= 2  # max_environments
+
+
+# --- asynchronous events: a slow one holds up no other ----------------------------------------------------
+
+SLOW_OR_FAST = """
+import json, os, time
+
+def lambda_handler(event, context):
+    if event["detail"]["slow"]:
+        time.sleep(6)
+    with open(os.environ["FINISHED"], "a") as finished:
+        finished.write(json.dumps({"slow": event["detail"]["slow"], "at": time.time()}) + "\\n")
+"""
+
+
+def test_an_asynchronous_event_runs_as_soon_as_it_arrives_whatever_else_is_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda gives each asynchronous event to free concurrency: one slow event in the same receive must not
+    hold the next events back until it ends (a drip-feeding webhook receiver once delayed everyone's)."""
+    handler = tmp_path / "events" / "handler.py"
+    handler.parent.mkdir()
+    handler.write_text(SLOW_OR_FAST, encoding="utf-8")
+    finished = tmp_path / "finished.jsonl"
+    spec = FunctionSpec(
+        key="events", name="shotwire-events", memory_mb=128, timeout_seconds=20, environment={}, handler=handler
+    )
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="events", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+        function = LocalFunction(spec, {**lambda_variables(spec, "us-east-1"), "FINISHED": str(finished)})
+        poller = QueuePoller("events", url, "arn:aws:sqs:us-east-1:123456789012:events", function.invoke,
+                             batch_size=10, region="us-east-1", as_sqs_event=False, concurrency=4)  # fmt: skip
+        for slow in (True, True, False):  # one receive: two slow events and a fast one
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"detail-type": "t", "detail": {"slow": slow}}))
+        sent = time.time()
+        poller.start()
+        try:
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline and not finished.exists():
+                time.sleep(0.1)
+            # A fast event sent after the slow ones started still finishes while they run.
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"detail-type": "t", "detail": {"slow": False}}))
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline and len(_lines(finished)) < 2:
+                time.sleep(0.1)
+            fast = [entry for entry in _lines(finished) if not entry["slow"]]
+        finally:
+            poller.stop()
+            poller.join(timeout=15)
+            function.close()
+        assert len(fast) == 2 and all(entry["at"] - sent < 5 for entry in fast), fast
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
