@@ -17,8 +17,7 @@ from pydantic import ValidationError
 from shotwire_core.clock import iso, now_iso, utc_now
 from shotwire_core.errors import FieldProblem, InvalidRequestError, JobNotFoundError, problem_from_pydantic
 from shotwire_core.ids import new_job_id
-from shotwire_core.jobs import SubmissionRules, check_webhook_url, new_job
-from shotwire_core.jobs import _check_destination as check_destination
+from shotwire_core.jobs import SubmissionRules, check_webhook_url, destination_problems, new_job
 from shotwire_core.models import (
     BatchRequest,
     CaptureMessage,
@@ -101,24 +100,6 @@ def _members(
     return expanded
 
 
-def _destinations(index: int, item: ScreenshotRequest, rules: SubmissionRules, checked_webhook: str | None) -> None:
-    """An item's page and webhook URL, both checked (new_job stops at the first), named `items[i].…`; a
-    webhook URL the defaults gave, already checked as `defaults.webhookUrl`, is not named again per item."""
-    problems: list[FieldProblem] = []
-    try:
-        check_destination(item.url, f"items[{index}].url", rules.allow_private, rules.allowed_hosts)
-    except InvalidRequestError as error:
-        problems += error.problems
-    if item.webhook_url is not None and item.webhook_url != checked_webhook:
-        field = f"items[{index}].webhookUrl"
-        try:
-            check_webhook_url(item.webhook_url, field, rules.allow_private, rules.allowed_hosts)
-        except InvalidRequestError as error:
-            problems += error.problems
-    if problems:
-        raise InvalidRequestError(problems)
-
-
 def submit_batch(
     tenant_id: str,
     request: BatchRequest,
@@ -137,7 +118,10 @@ def submit_batch(
             check_webhook_url(validated.webhook_url, "defaults.webhookUrl", rules.allow_private, rules.allowed_hosts)
 
     def check_item(index: int, item: ScreenshotRequest) -> None:
-        _destinations(index, item, rules, defaults[0].webhook_url if defaults else None)
+        checked = defaults[0].webhook_url if defaults else None
+        problems = destination_problems(item, rules, field_prefix=f"items[{index}].", checked_webhook=checked)
+        if problems:
+            raise InvalidRequestError(problems)
 
     requests = _members(request, check_defaults, check_item)
     webhook_url = request.defaults.get("webhookUrl")

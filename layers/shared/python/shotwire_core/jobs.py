@@ -224,6 +224,30 @@ def submit_screenshot(
     return job
 
 
+def destination_problems(
+    request: ScreenshotRequest,
+    rules: SubmissionRules,
+    *,
+    field_prefix: str = "",
+    face: JobFace = "screenshots",
+    checked_webhook: str | None = None,
+) -> list[FieldProblem]:
+    """What is wrong with a request's page and webhook URL, both checked; a webhook URL equal to
+    `checked_webhook` (a batch's default, already named as `defaults.webhookUrl`) is not checked again."""
+    problems: list[FieldProblem] = []
+    try:
+        _check_destination(request.url, f"{field_prefix}url", rules.allow_private, rules.allowed_hosts)
+    except InvalidRequestError as error:
+        problems += error.problems
+    if request.webhook_url is not None and request.webhook_url != checked_webhook:
+        field = f"{field_prefix}{'callback_url' if face == 'capture' else 'webhookUrl'}"
+        try:
+            check_webhook_url(request.webhook_url, field, rules.allow_private, rules.allowed_hosts)
+        except InvalidRequestError as error:
+            problems += error.problems
+    return problems
+
+
 def new_job(
     tenant_id: str,
     request: ScreenshotRequest,
@@ -236,10 +260,9 @@ def new_job(
 ) -> Job:
     """A queued job for a request, after the checks the model alone cannot make (SSRF, https). `job_id`:
     one made beforehand (a batch hands out its ids in item order), else a new one."""
-    _check_destination(request.url, f"{field_prefix}url", rules.allow_private, rules.allowed_hosts)
-    if request.webhook_url is not None:
-        field = "callback_url" if face == "capture" else "webhookUrl"
-        check_webhook_url(request.webhook_url, f"{field_prefix}{field}", rules.allow_private, rules.allowed_hosts)
+    problems = destination_problems(request, rules, field_prefix=field_prefix, face=face)
+    if problems:
+        raise InvalidRequestError(problems)
     now = utc_now()
     return Job(
         tenant_id=tenant_id,
