@@ -245,6 +245,18 @@ class TestDeployedNetworkRules:
         assert response["error"]["details"][0]["field"] == field
         assert queued_messages(aws_stack) == []
 
+    def test_a_blocked_page_and_a_plain_http_webhook_are_both_named(
+        self, aws_stack: Aws, api_module: ModuleType
+    ) -> None:
+        body = {"url": "http://10.0.0.1/", "webhookUrl": "http://example.com/hook"}
+        status, response, _ = call(api_module, "POST", "/v1/screenshots", body)
+        assert status == 422, response
+        assert [(d["field"], d["rule"]) for d in response["error"]["details"]] == [
+            ("url", "blocked_url"),
+            ("webhookUrl", "https_required"),
+        ]
+        assert queued_messages(aws_stack) == []
+
 
 @pytest.mark.parametrize("job_id", ["x" * 2000, "job_../../etc", "JOB_01M83SQQ0C6HK35WTDK7W1MY3V"])
 def test_malformed_job_ids_are_404_not_500(aws_stack: Aws, api_module: ModuleType, job_id: str) -> None:
