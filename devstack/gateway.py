@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
 import socket
 import threading
@@ -17,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.apigw import gateway_body
 from devstack.lambdas import InvocationError, InvocationTimeout
+from shotwire_core import gateway_errors
+from shotwire_core.gateway_errors import GatewayError
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -94,11 +95,6 @@ def proxy_event(
     }
 
 
-# What API Gateway answers when the function fails or outlives the integration's 29 s.
-FUNCTION_FAILED = (502, b'{"message": "Internal server error"}')
-FUNCTION_TIMED_OUT = (504, b'{"message": "Endpoint request timed out"}')
-
-
 class _DeadlineReader(io.RawIOBase):
     """A connection's reads, each waiting at most `idle` seconds and none past `deadline` (time.monotonic);
     a read that would is a TimeoutError."""
@@ -158,25 +154,25 @@ class ApiGateway:
                         return False
                 except TimeoutError:
                     # The request line came, the headers did not (in time): a slow client gets an answer and is let go.
-                    self._refuse(408, "Request timed out")
+                    self._refuse(gateway_errors.REQUEST_TIMEOUT, "Request timed out")
                     return False
                 if sum(len(name) + len(value) + 4 for name, value in self.headers.items()) > MAX_HEADER_BYTES:
-                    self._refuse(431, "Request header fields too large")
+                    self._refuse(gateway_errors.HEADERS_TOO_LARGE, "Request header fields too large")
                     return False
                 return True
 
             def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
                 # http.server's own refusals (414, 431, 400 …): JSON like API Gateway's, not its HTML page.
                 text = message or self.responses.get(code, ("Error",))[0]
-                self._refuse(code, text if len(text) <= 200 else text[:200] + "…")
+                self._refuse(gateway_errors.for_status(code), text if len(text) <= 200 else text[:200] + "…")
 
-            def _refuse(self, status: int, message: str) -> None:
-                """Answers `{"message": …}` and closes the connection (what is left of the request is dropped)."""
+            def _refuse(self, error: GatewayError, message: str) -> None:
+                """Answers the error envelope and closes the connection (what is left of the request is dropped)."""
                 self.close_connection = True
                 if self.request_version == "HTTP/0.9":  # the request line never parsed: answer in HTTP/1.1 anyway
                     self.request_version = self.protocol_version
-                data = json.dumps({"message": message}).encode()
-                self.send_response(status)
+                data = gateway_errors.envelope(error.code, message)
+                self.send_response(error.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Connection", "close")
@@ -215,15 +211,13 @@ class ApiGateway:
             def _serve(self) -> None:
                 length = self._content_length()
                 if length is None:
-                    self._refuse(400, "Invalid Content-Length header")
+                    self._refuse(gateway_errors.BAD_REQUEST, "Invalid Content-Length header")
                     return
                 if length > MAX_BODY_BYTES:
                     self.close_connection = True  # the body is not read: the connection cannot serve another request
-                    self._reply(
-                        413,
-                        {"Content-Type": "application/json"},
-                        b'{"error":{"code":"payload_too_large","message":"request body over 10 MB"}}',
-                    )
+                    too_large = gateway_errors.PAYLOAD_TOO_LARGE
+                    data = gateway_errors.envelope(too_large.code, "Request body over 10 MB")
+                    self._reply(too_large.status, {"Content-Type": "application/json"}, data)
                     self._linger()
                     return
                 self.reader.deadline = time.monotonic() + BODY_TIMEOUT
@@ -232,14 +226,18 @@ class ApiGateway:
                 except TimeoutError:
                     body = None
                 if body is None or len(body) < length:
-                    self._refuse(400, "Request body shorter than its Content-Length")
+                    self._refuse(gateway_errors.BAD_REQUEST, "Request body shorter than its Content-Length")
                     return
                 event = proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
                 try:
                     result = gateway.invoke(event)
                 except InvocationError as error:
-                    status, message = FUNCTION_TIMED_OUT if isinstance(error, InvocationTimeout) else FUNCTION_FAILED
-                    self._reply(status, {"Content-Type": "application/json"}, message)
+                    if isinstance(error, InvocationTimeout):
+                        failure, message = gateway_errors.FUNCTION_TIMED_OUT, "Endpoint request timed out"
+                    else:
+                        failure, message = gateway_errors.FUNCTION_FAILED, "Internal server error"
+                    data = gateway_errors.envelope(failure.code, message)
+                    self._reply(failure.status, {"Content-Type": "application/json"}, data)
                     return
                 headers = dict(result.get("headers") or {})
                 for name, values in (result.get("multiValueHeaders") or {}).items():

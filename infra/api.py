@@ -18,6 +18,7 @@ from infra.links import DownloadLinkSecret
 from infra.nag import acknowledge
 from infra.permissions import allow_items, allow_objects
 from infra.storage import Storage
+from shotwire_core import gateway_errors
 from shotwire_core.binary_media import BINARY_MEDIA_TYPES
 from shotwire_core.config import StackConfig
 
@@ -156,6 +157,15 @@ class Api(Construct):
                 **(access_logging(self) if config.api_access_logs else {}),
             ),
         )
+        # What API Gateway answers itself (throttled, too large, malformed, the function failed or timed out)
+        # is the same error envelope as the function's answers.
+        for response_type, code in gateway_errors.DEPLOYED.items():
+            self.rest_api.add_gateway_response(
+                f"Gateway{response_type.title().replace('_', '')}",
+                type=apigw.ResponseType.of(response_type),
+                response_headers={"Content-Type": "'application/json'"},
+                templates={"application/json": gateway_errors.response_template(code)},
+            )
         if config.api_access_logs:
             # API Gateway writes execution logs to a group it names and creates itself, kept forever; made here
             # first, it gets the stack's retention and goes with the stack.

@@ -17,6 +17,7 @@ from aws_cdk.assertions import Match, Template
 from app import config_from_context, stack_name
 from infra.defaults import REPO_ROOT, RUNTIME
 from infra.environment import SET_BY_IMAGE
+from shotwire_core import gateway_errors
 from shotwire_core.config import StackConfig
 from shotwire_core.settings import ENV_VARS, Settings
 
@@ -435,6 +436,21 @@ def test_capture_image_and_requirements_pin_the_same_playwright() -> None:
 
 def test_the_api_passes_images_through_as_binary(template: Template) -> None:
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["image/*", "application/pdf"]})
+
+
+def test_what_the_gateway_answers_itself_is_the_error_envelope(template: Template) -> None:
+    """Throttled, too large, malformed, the function failed or timed out: the same `{"error": …}` shape as
+    the function's answers, from the table the local gateway answers from."""
+    responses = template.find_resources("AWS::ApiGateway::GatewayResponse")
+    by_type = {r["Properties"]["ResponseType"]: r["Properties"] for r in responses.values()}
+    assert set(by_type) == set(gateway_errors.DEPLOYED)
+    for response_type, code in gateway_errors.DEPLOYED.items():
+        body = by_type[response_type]["ResponseTemplates"]["application/json"]
+        filled = json.loads(body.replace("$context.error.messageString", json.dumps("Too Many Requests")))
+        assert filled == {"error": {"code": code, "message": "Too Many Requests"}}
+        assert by_type[response_type]["ResponseParameters"] == {
+            "gatewayresponse.header.Content-Type": "'application/json'"
+        }
 
 
 def test_event_sources_bound_their_concurrency_from_the_config(template: Template, config: StackConfig) -> None:

@@ -110,7 +110,7 @@ def assert_closed(client: socket.socket) -> None:
 
 def test_a_body_shorter_than_its_content_length_is_a_400_when_the_body_timeout_ends(gateway: Running) -> None:
     answer, client = exchange(gateway, b"POST /v1/x HTTP/1.1\r\nHost: local\r\nContent-Length: 100\r\n\r\n0123456789")
-    assert answer.status == 400 and "message" in answer.json()
+    assert answer.status == 400 and answer.json()["error"]["code"] == "bad_request"
     assert SHRUNK * 0.8 <= answer.elapsed < SHRUNK + 2.5, answer.elapsed
     assert answer.headers.get("connection") == "close"
     assert_closed(client)
@@ -123,7 +123,7 @@ def test_a_body_cut_short_by_the_client_is_a_400_at_once(gateway: Running) -> No
     client.sendall(b"POST / HTTP/1.1\r\nHost: local\r\nContent-Length: 100\r\n\r\n0123456789")
     client.shutdown(socket.SHUT_WR)
     answer = read_answer(client, started)
-    assert answer.status == 400 and "message" in answer.json()
+    assert answer.status == 400 and answer.json()["error"]["code"] == "bad_request"
     assert answer.elapsed < SHRUNK * 0.8, answer.elapsed
     assert gateway.events == []
 
@@ -132,7 +132,9 @@ def test_a_body_cut_short_by_the_client_is_a_400_at_once(gateway: Running) -> No
 def test_a_malformed_content_length_is_a_400_at_once(gateway: Running, value: str) -> None:
     request = f"POST / HTTP/1.1\r\nHost: local\r\nContent-Length: {value}\r\n\r\n12345".encode()
     answer, client = exchange(gateway, request)
-    assert answer.status == 400 and answer.json() == {"message": "Invalid Content-Length header"}
+    assert answer.status == 400 and answer.json() == {
+        "error": {"code": "bad_request", "message": "Invalid Content-Length header"}
+    }
     assert answer.elapsed < SHRUNK * 0.8, answer.elapsed
     assert_closed(client)
     assert gateway.events == []
@@ -141,7 +143,9 @@ def test_a_malformed_content_length_is_a_400_at_once(gateway: Running, value: st
 def test_conflicting_content_lengths_are_a_400(gateway: Running) -> None:
     request = b"POST / HTTP/1.1\r\nHost: local\r\nContent-Length: 5\r\nContent-Length: 10\r\n\r\n12345"
     answer, client = exchange(gateway, request)
-    assert answer.status == 400 and answer.json() == {"message": "Invalid Content-Length header"}
+    assert answer.status == 400 and answer.json() == {
+        "error": {"code": "bad_request", "message": "Invalid Content-Length header"}
+    }
     assert_closed(client)
 
 
@@ -158,27 +162,27 @@ def test_a_body_over_10_mb_is_a_413_that_closes_the_connection(gateway: Running)
 
 def test_a_70_kb_request_line_is_a_json_414(gateway: Running) -> None:
     answer, client = exchange(gateway, b"GET /" + b"a" * 70 * 1024 + b" HTTP/1.1\r\nHost: local\r\n\r\n")
-    assert answer.status == 414 and isinstance(answer.json()["message"], str)
+    assert answer.status == 414 and answer.json()["error"]["code"] == "uri_too_long"
     assert_closed(client)
 
 
 def test_a_header_over_64_kb_is_a_json_431(gateway: Running) -> None:
     answer, client = exchange(gateway, b"GET / HTTP/1.1\r\nHost: local\r\nX-Big: " + b"b" * 65 * 1024 + b"\r\n\r\n")
-    assert answer.status == 431 and isinstance(answer.json()["message"], str)
+    assert answer.status == 431 and answer.json()["error"]["code"] == "headers_too_large"
     assert_closed(client)
 
 
 def test_over_100_headers_is_a_json_431(gateway: Running) -> None:
     headers = b"".join(b"X-H%d: v\r\n" % n for n in range(101))
     answer, client = exchange(gateway, b"GET / HTTP/1.1\r\nHost: local\r\n" + headers + b"\r\n")
-    assert answer.status == 431 and isinstance(answer.json()["message"], str)
+    assert answer.status == 431 and answer.json()["error"]["code"] == "headers_too_large"
     assert_closed(client)
 
 
 def test_headers_over_64_kb_in_all_are_a_json_431(gateway: Running) -> None:
     headers = b"".join(b"X-H%d: %s\r\n" % (n, b"v" * 2048) for n in range(40))
     answer, client = exchange(gateway, b"GET / HTTP/1.1\r\nHost: local\r\n" + headers + b"\r\n")
-    assert answer.status == 431 and isinstance(answer.json()["message"], str)
+    assert answer.status == 431 and answer.json()["error"]["code"] == "headers_too_large"
     assert gateway.events == []
     assert_closed(client)
 
@@ -186,7 +190,7 @@ def test_headers_over_64_kb_in_all_are_a_json_431(gateway: Running) -> None:
 @pytest.mark.parametrize("line", [b"GET / FOO/1.1", b"GET / HTTP/9.9", b"NONSENSE", b"GET / HTTP/1.1 extra"])
 def test_a_malformed_request_line_is_a_json_error_with_a_status_line(gateway: Running, line: bytes) -> None:
     answer, client = exchange(gateway, line + b"\r\nHost: local\r\n\r\n")
-    assert 400 <= answer.status < 600 and isinstance(answer.json()["message"], str)
+    assert 400 <= answer.status < 600 and isinstance(answer.json()["error"]["message"], str)
     assert_closed(client)
 
 
@@ -208,7 +212,9 @@ def test_a_slowloris_client_is_answered_408_when_the_headers_timeout_ends(gatewa
         if select.select([client], [], [], 0.2)[0]:
             break
     answer = read_answer(client, started)
-    assert answer.status == 408 and answer.json() == {"message": "Request timed out"}
+    assert answer.status == 408 and answer.json() == {
+        "error": {"code": "request_timeout", "message": "Request timed out"}
+    }
     assert SHRUNK * 0.8 <= answer.elapsed < SHRUNK + 2.5, answer.elapsed
     assert_closed(client)
     assert gateway.events == []

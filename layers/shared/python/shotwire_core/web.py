@@ -61,7 +61,7 @@ class ErrorEnvelope(BaseModel):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The request could not be read: a malformed header, Content-Length or body (the gateway answers it)",
     401: "Missing, invalid or revoked API key",
     403: "Forbidden",
     404: "No such resource for this API key (another tenant's ids look exactly like missing ones)",
@@ -76,13 +76,13 @@ _ERROR_DESCRIPTIONS = {
 
 def answers(success: dict[int, tuple[str, Any]], *errors: int) -> dict[int, Any]:
     """OpenAPI responses of a route: its successes {status: (description, model or None for no body)} and
-    its error statuses, plus the errors every authenticated route can answer (401, 429, 500)."""
+    its error statuses, plus the errors every route can answer (400 from the gateway; 401, 429, 500)."""
     documented: dict[int, Any] = {}
     for status, (description, model) in success.items():
         documented[status] = {"description": description}
         if model is not None:
             documented[status]["content"] = {"application/json": {"model": model}}
-    for status in sorted({401, 429, 500} | set(errors)):
+    for status in sorted({400, 401, 429, 500} | set(errors)):
         documented[status] = {
             "description": _ERROR_DESCRIPTIONS[status],
             "content": {"application/json": {"model": ErrorEnvelope}},
