@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shotwire_core.batches import batch_view, get_batch, submit_batch
 from shotwire_core.binary_media import answers_bytes
 from shotwire_core.errors import JobNotFoundError
+from shotwire_core.held_calls import held_call
 from shotwire_core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shotwire_core.idempotency import run_once
 from shotwire_core.jobs import (
@@ -236,7 +237,10 @@ def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool
     services = get_services()
     job_id = str(accepted.body["jobId"])  # type: ignore[index]
     budget = app.lambda_context.get_remaining_time_in_millis() / 1000 - ANSWER_MARGIN_SECONDS
-    job = wait_for_job(tenant_of(app), job_id, services.jobs, min(seconds, budget))
+    with held_call(tenant_of(app), services.hosts) as may_wait:
+        if not may_wait:  # the tenant's other held calls use its share: answer at once, as without a wait
+            return accepted
+        job = wait_for_job(tenant_of(app), job_id, services.jobs, min(seconds, budget))
     applied = {"Preference-Applied": f"wait={seconds}"} if preferred else {}
     if not job.status.is_terminal:
         accepted.headers.update(applied)
@@ -443,7 +447,12 @@ def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, An
     settings = services.settings
     check_webhook_url(request.url, "url", settings.allow_private_networks, settings.allowed_hosts)
     return send_test_event(
-        tenant_of(app), request.url, tenants=services.keys, send=services.send_webhook, sign=signature_headers
+        tenant_of(app),
+        request.url,
+        tenants=services.keys,
+        holds=services.hosts,
+        send=services.send_webhook,
+        sign=signature_headers,
     )
 
 
@@ -452,7 +461,7 @@ def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, An
     tags=["webhooks"],
     responses=answers({200: ("The new secret (shown once)", Answer)}, 409, 413, 415, 422),
 )
-def rotate_secret(request: Annotated[SecretRotationRequest, Body()]) -> dict[str, Any]:
+def rotate_secret(request: Annotated[SecretRotationRequest, Body()] = SecretRotationRequest()) -> dict[str, Any]:  # noqa: B008
     services = get_services()
     overlap = request.overlap_seconds
     return rotate_webhook_secret(

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -170,3 +172,37 @@ def test_a_dead_destination_opens_its_circuit_and_later_deliveries_are_held(own_
     time.sleep(4)  # without the circuit, both attempts would have failed by now
     _, job = own_stack.request("GET", f"/v1/screenshots/{accepted['jobId']}")
     assert job["webhook"]["status"] == "pending" and job["webhook"]["attempts"] == [], job["webhook"]  # held, not tried
+
+
+def test_a_tenant_holds_at_most_two_api_functions_in_tests_and_waits(
+    own_stack: Stack, own_pages: str, receiver: WebhookReceiver
+) -> None:
+    """Webhook tests and synchronous waits hold an API function each; a third at once is refused (a test) or
+    not held (a wait answers 202 at once), so one tenant cannot queue everyone else's requests behind its own."""
+    slow = receiver.script("/t-slow", [200] * 10)
+    receiver.answer_delays["/t-slow"] = 6.0
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def send_test() -> None:
+        answers.append(own_stack.request("POST", "/v1/webhooks/test", {"url": slow}))
+
+    held = [threading.Thread(target=send_test) for _ in range(2)]
+    for thread in held:
+        thread.start()
+    receiver.wait_for("/t-slow", count=2, timeout=20)  # both are in flight, waiting on the receiver
+
+    started = time.monotonic()
+    status, refused = own_stack.request("POST", "/v1/webhooks/test", {"url": slow})
+    assert status == 429 and refused["error"]["code"] == "too_many_held_calls", refused
+    status, accepted = own_stack.request("POST", "/v1/screenshots?wait=20", {"url": f"{own_pages}/simple"})
+    assert status == 202 and accepted["status"] == "queued", accepted
+    status, health = own_stack.request("GET", "/health", key=None)
+    assert status == 200, health
+    assert time.monotonic() - started < 2.0  # none waited for a held call to end
+
+    for thread in held:
+        thread.join()
+    assert [status for status, _ in answers] == [200, 200] and all(report["delivered"] for _, report in answers)
+    # The held calls are given back: the next test goes through.
+    status, report = own_stack.request("POST", "/v1/webhooks/test", {"url": receiver.script("/t-after", [200])})
+    assert status == 200 and report["delivered"] is True, report

@@ -7,10 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from shotwire_core.adapters.webhook_http import DeliveryResult
+from shotwire_core.circuit import HostStates
 from shotwire_core.clock import iso_from_epoch, now_iso
 from shotwire_core.delivery import encode_body
 from shotwire_core.errors import ConflictError, RotationConflictError, StaleJobError
+from shotwire_core.held_calls import HELD_CALLS_PER_TENANT, RETRY_AFTER_SECONDS, held_call
 from shotwire_core.ids import new_job_id, webhook_message_id
+from shotwire_core.limits import RateLimitedError
 from shotwire_core.models import Job, RetryMessage, Tenant
 from shotwire_core.signing import generate_webhook_secret
 
@@ -76,12 +79,33 @@ def send_test_event(
     url: str,
     *,
     tenants: TenantReader,
+    holds: HostStates,
     send: Callable[[str, bytes, dict[str, str]], DeliveryResult],
     sign: Callable[[Sequence[str], str, int, bytes], dict[str, str]],
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
-    """POST a signed `webhook.test` event to `url` once, now, and report what the receiver answered."""
+    """POST a signed `webhook.test` event to `url` once, now, and report what the receiver answered. It holds
+    the API function until the receiver answers, so a tenant has only its share of held calls for it."""
     tenant = _tenant(tenants, tenant_id)
+    with held_call(tenant_id, holds, clock=clock) as may_send:
+        if not may_send:
+            raise RateLimitedError(
+                "too_many_held_calls",
+                f"{HELD_CALLS_PER_TENANT} webhook tests or synchronous waits of this tenant are already running; "
+                "try again when one has ended",
+                RETRY_AFTER_SECONDS,
+            )
+        return _send_test_event(tenant, tenant_id, url, send, sign, clock)
+
+
+def _send_test_event(
+    tenant: Tenant,
+    tenant_id: str,
+    url: str,
+    send: Callable[[str, bytes, dict[str, str]], DeliveryResult],
+    sign: Callable[[Sequence[str], str, int, bytes], dict[str, str]],
+    clock: Callable[[], float],
+) -> dict[str, Any]:
     message_id = "msg_test_" + new_job_id().removeprefix("job_")
     sent_at = clock()
     body = encode_body({"type": "webhook.test", "tenantId": tenant_id, "sentAt": now_iso(), "webhookId": message_id})
