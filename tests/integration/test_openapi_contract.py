@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.conftest import KEY_A, Aws, local_gateway
+from tests.integration.test_api_fuzz import without_waits
 
 AUTH = {"Authorization": f"Bearer {KEY_A}"}
 
@@ -57,7 +58,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_answer_matches_the_document(case: schemathesis.Case) -> None:
-    case.call_and_validate(
+    without_waits(case).call_and_validate(
         headers=AUTH,
         checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
     )

@@ -149,6 +149,11 @@ class ErrorCode(StrEnum):
         return self in (ErrorCode.BROWSER_CRASH, ErrorCode.INTERNAL_ERROR)
 
 
+# The document says a URL field holds a URI; the rules past that (http or https, a host, no credentials) are
+# checked by _http_url and answered as 422s that name them.
+URI: dict[str, Any] = {"format": "uri"}
+
+
 def _http_url(value: object, field: str) -> str:
     """Shared rule for page and webhook URLs: a string, http or https, with a host."""
     if not isinstance(value, str):
@@ -346,7 +351,7 @@ class ScreenshotRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    url: str = Field(description="The page to capture (http or https).")
+    url: str = Field(description="The page to capture (http or https).", json_schema_extra=URI)
     device: Literal[tuple(DEVICES)] | None = Field(  # type: ignore[valid-type]
         default=None, description="A device preset: viewport, pixel ratio, mobile, touch and user agent."
     )
@@ -387,7 +392,10 @@ class ScreenshotRequest(BaseModel):
     block_cookie_banners: StrictBool = Field(default=False, alias="blockCookieBanners")
     fail_on_http_error: StrictBool = Field(default=False, alias="failOnHttpError")
     webhook_url: str | None = Field(
-        default=None, alias="webhookUrl", description="Where to POST the signed result (optional)."
+        default=None,
+        alias="webhookUrl",
+        description="Where to POST the signed result (optional).",
+        json_schema_extra=URI,
     )
     metadata: dict[str, Any] | None = Field(
         default=None,
@@ -579,12 +587,14 @@ class CaptureRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="The page to capture (http or https).")
+    url: str = Field(description="The page to capture (http or https).", json_schema_extra=URI)
     width: Dimension | None = Field(default=None, description=f"Viewport width in CSS px, 1-{MAX_VIEWPORT}.")
     height: Dimension | None = Field(default=None, description=f"Viewport height in CSS px, 1-{MAX_VIEWPORT}.")
     fullpage: StrictBool = Field(default=False, description="Capture the whole scrollable page.")
     format: Literal["png", "jpeg", "jpg", "webp", "pdf"] = Field(default="png", description="jpg means jpeg.")
-    callback_url: str | None = Field(default=None, description="Where to POST the signed result (optional).")
+    callback_url: str | None = Field(
+        default=None, description="Where to POST the signed result (optional).", json_schema_extra=URI
+    )
 
     @field_validator("url", mode="before")
     @classmethod
@@ -623,7 +633,7 @@ def _batch_item(value: object, handler: ValidatorFunctionWrapHandler) -> str | d
     return result
 
 
-BatchItem = Annotated[str | dict[str, Any], WrapValidator(_batch_item)]
+BatchItem = Annotated[Annotated[str, Field(json_schema_extra=URI)] | dict[str, Any], WrapValidator(_batch_item)]
 
 
 class BatchRequest(BaseModel):
@@ -790,7 +800,7 @@ class WebhookTestRequest(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    url: str = Field(description="The receiver to send a signed `webhook.test` event to.")
+    url: str = Field(description="The receiver to send a signed `webhook.test` event to.", json_schema_extra=URI)
 
     @field_validator("url", mode="before")
     @classmethod
