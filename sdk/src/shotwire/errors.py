@@ -121,7 +121,8 @@ def _rebuild_invalid(*args: Any) -> InvalidRequestError:
 
 
 class RateLimitError(APIError):
-    """429: over the request rate (`rate_limited`) or the monthly quota (`quota_exceeded`).
+    """429: over the request rate (`rate_limited`), the monthly quota (`quota_exceeded`), or the tenant's
+    2 held calls (`too_many_held_calls`: webhook tests and synchronous waits running at once).
 
     `retry_after` is the server's `Retry-After` in seconds (None if it sent none).
     """
