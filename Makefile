@@ -11,7 +11,7 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-cold bench-webhooks load-webhooks cost lint format synth deploy destroy clean
+.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-cold bench-webhooks load-webhooks load-neighbours cost lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
@@ -24,6 +24,7 @@ help:
 	@echo "make admin ARGS=\"tenants create --name Acme\"  tenants and API keys (keys create|list|revoke)"
 	@echo "make bench-webhooks  dispatcher deliveries/s vs a plain signed-POST loop; event-to-delivery latency"
 	@echo "make load-webhooks  1,000 jobs to a receiver failing 30% of first attempts: none may be missing"
+	@echo "make load-neighbours  2 ordinary tenants beside a hostile one (bad options, a drip receiver): p95 within 2x"
 	@echo "make cost     what a capture costs on AWS, per 1,000 at three volumes (docs/cost.md)"
 	@echo "make lint     ruff and mypy"
 	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
@@ -110,6 +111,10 @@ bench-webhooks: setup
 
 load-webhooks: setup
 	$(BIN)/python -m bench.webhook_load
+
+# ARGS="--jobs 60 --rate 1" for a shorter run.
+load-neighbours: setup
+	$(BIN)/python -m bench.neighbours $(ARGS)
 
 bench-capture: setup build/bench-venv/.installed
 	$(BIN)/python -m bench.capture
