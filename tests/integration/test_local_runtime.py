@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,25 +170,49 @@ def lambda_handler(event, context):
 """
 
 
-def test_messages_of_a_timed_out_invocation_come_back_after_the_visibility_timeout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    handler = tmp_path / "slow" / "handler.py"
+@contextmanager
+def function_on_a_queue(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    source: str,
+    *,
+    timeout_seconds: int,
+    visibility_timeout: int,
+    variables: dict[str, str],
+) -> Iterator[tuple[Any, str, LocalFunction]]:
+    """A function made from `source` and an SQS queue on moto: (sqs client, queue URL, function)."""
+    handler = tmp_path / name / "handler.py"
     handler.parent.mkdir()
-    handler.write_text(ONCE_TOO_SLOW, encoding="utf-8")
-    marker = tmp_path / "first-delivery"
+    handler.write_text(source, encoding="utf-8")
     spec = FunctionSpec(
-        key="slow", name="shotwire-slow", memory_mb=128, timeout_seconds=2, environment={}, handler=handler
-    )
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+        key=name, name=f"shotwire-{name}", memory_mb=128, timeout_seconds=timeout_seconds, environment={},
+        handler=handler,
+    )  # fmt: skip
+    for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="slow", Attributes={"VisibilityTimeout": "3"})["QueueUrl"]
+        attributes = {"VisibilityTimeout": str(visibility_timeout)}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        function = LocalFunction(spec, {**lambda_variables(spec, "us-east-1"), **variables})
+        try:
+            yield sqs, url, function
+        finally:
+            function.close()
+
+
+def test_messages_of_a_timed_out_invocation_come_back_after_the_visibility_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "first-delivery"
+    with function_on_a_queue(
+        tmp_path, monkeypatch, "slow", ONCE_TOO_SLOW, timeout_seconds=2, visibility_timeout=3,
+        variables={"MARKER": str(marker)},
+    ) as (sqs, url, function):  # fmt: skip
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 1}))
-        function = LocalFunction(spec, {**lambda_variables(spec, "us-east-1"), "MARKER": str(marker)})
         poller = QueuePoller("slow", url, "arn:aws:sqs:us-east-1:123456789012:slow", function.invoke,
                              batch_size=10, region="us-east-1")  # fmt: skip
         poller.start()
@@ -198,7 +223,6 @@ def test_messages_of_a_timed_out_invocation_come_back_after_the_visibility_timeo
         finally:
             poller.stop()
             poller.join(timeout=10)
-            function.close()
         # Handled on the second delivery, after the first invocation was stopped at its 2 s timeout.
         assert not _visible_or_in_flight(sqs, url)
         assert marker.exists()
@@ -264,21 +288,11 @@ def test_an_asynchronous_event_runs_as_soon_as_it_arrives_whatever_else_is_runni
 ) -> None:
     """Lambda gives each asynchronous event to free concurrency: one slow event in the same receive must not
     hold the next events back until it ends (a drip-feeding webhook receiver once delayed everyone's)."""
-    handler = tmp_path / "events" / "handler.py"
-    handler.parent.mkdir()
-    handler.write_text(SLOW_OR_FAST, encoding="utf-8")
     finished = tmp_path / "finished.jsonl"
-    spec = FunctionSpec(
-        key="events", name="shotwire-events", memory_mb=128, timeout_seconds=20, environment={}, handler=handler
-    )
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="events", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
-        function = LocalFunction(spec, {**lambda_variables(spec, "us-east-1"), "FINISHED": str(finished)})
+    with function_on_a_queue(
+        tmp_path, monkeypatch, "events", SLOW_OR_FAST, timeout_seconds=20, visibility_timeout=30,
+        variables={"FINISHED": str(finished)},
+    ) as (sqs, url, function):  # fmt: skip
         poller = QueuePoller("events", url, "arn:aws:sqs:us-east-1:123456789012:events", function.invoke,
                              batch_size=10, region="us-east-1", as_sqs_event=False, concurrency=4)  # fmt: skip
         for slow in (True, True, False):  # one receive: two slow events and a fast one
@@ -298,7 +312,6 @@ def test_an_asynchronous_event_runs_as_soon_as_it_arrives_whatever_else_is_runni
         finally:
             poller.stop()
             poller.join(timeout=15)
-            function.close()
         assert len(fast) == 2 and all(entry["at"] - sent < 5 for entry in fast), fast
 
 
