@@ -22,6 +22,7 @@ from shotwire_core.circuit import (
     record,
     says_down,
 )
+from shotwire_core.held_calls import held_call
 from shotwire_core.models import WebhookStatus
 from tests.unit.test_delivery import FAIL, OK, Harness, _job
 
@@ -203,3 +204,25 @@ def test_shortened_rules_open_and_hold_as_configured() -> None:
 def deliver_with(harness: Harness, hosts: FakeHosts, attempt: int) -> WebhookStatus | None:
     harness.hosts = hosts
     return harness.attempt(attempt)
+
+
+def test_a_tenant_s_held_calls_are_bounded_and_given_back() -> None:
+    """Webhook tests and waits (shotwire_core.held_calls) take the same leased slots, keyed per tenant."""
+    hosts = FakeHosts()
+    with (
+        held_call("tenant-a", hosts, clock=lambda: 1000.0) as first,
+        held_call("tenant-a", hosts, clock=lambda: 1000.0) as second,
+    ):
+        with held_call("tenant-a", hosts, clock=lambda: 1000.0) as third:
+            assert (first, second, third) == (True, True, False)
+        with held_call("tenant-b", hosts, clock=lambda: 1000.0) as other_tenant:
+            assert other_tenant  # one tenant's share is its own
+    with held_call("tenant-a", hosts, clock=lambda: 1000.0) as after:
+        assert after  # both slots came back when the calls ended
+    # A slot whose holder died frees itself when its lease runs out.
+    hosts.claim_slot("held-calls/tenant-a", 0, 1000.0, 1030.0)
+    hosts.claim_slot("held-calls/tenant-a", 1, 1000.0, 1030.0)
+    with held_call("tenant-a", hosts, clock=lambda: 1010.0) as during:
+        assert not during
+    with held_call("tenant-a", hosts, clock=lambda: 1031.0) as later:
+        assert later
