@@ -93,7 +93,6 @@ class StackConfig(BaseModel):
     # it costs $9/month before requests: $5 for the web ACL, $1 for each of its 4 rules (docs/cost.md).
     api_waf: bool = False
     api_waf_requests_per_ip_per_5_minutes: int = Field(default=3000, ge=100, le=2_000_000_000)
-    max_viewport: int = 10_000
 
     # Storage
     download_url_ttl_seconds: int = 24 * 3600

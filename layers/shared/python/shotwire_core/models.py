@@ -25,10 +25,12 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from shotwire_core.config import CAPTURE_JOB_TIMEOUT_MAX_SECONDS, StackConfig
+from shotwire_core.config import CAPTURE_JOB_TIMEOUT_MAX_SECONDS
 from shotwire_core.devices import DEVICES
 
-MAX_VIEWPORT = StackConfig().max_viewport
+# A limit of the API contract (the SDK states the same), not a setting: the pixel budget below bounds what a
+# viewport may cost.
+MAX_VIEWPORT = 10_000
 MAX_URL_LENGTH = 2048
 # Chromium cannot paint a single capture taller than this (its largest texture); deeper pages are cut.
 MAX_CAPTURE_HEIGHT = 16384

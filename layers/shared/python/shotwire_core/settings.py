@@ -42,7 +42,6 @@ ENV_VARS: dict[str, str] = {
     "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": "capture_max_receive_count",
     "SHOTWIRE_CHROMIUM_PATH": "chromium_path",
     "SHOTWIRE_CHROMIUM_ARGS": "chromium_args",
-    "SHOTWIRE_MAX_VIEWPORT": "max_viewport",
     "SHOTWIRE_RETENTION_DAYS": "retention_days",
     "SHOTWIRE_CAPTURE_CONCURRENCY": "capture_concurrency",
     "SHOTWIRE_ALLOWED_HOSTS": "allowed_hosts",
@@ -84,7 +83,6 @@ class Settings(BaseModel):
     capture_max_receive_count: int = Field(default=_DEFAULTS.capture_max_receive_count, ge=1)
     chromium_path: str | None = None
     chromium_args: tuple[str, ...] = ()
-    max_viewport: int = Field(default=_DEFAULTS.max_viewport, ge=1, le=10_000)
     retention_days: int = Field(default=_DEFAULTS.image_retention_days, ge=1)
     capture_concurrency: int = Field(default=_DEFAULTS.capture_concurrency, ge=1, le=16)
     # host:port pairs reachable even when private networks are blocked (e.g. a staging site, a receiver).
@@ -201,7 +199,6 @@ def function_environment(
         "SHOTWIRE_WEBHOOK_SECRET_OVERLAP_SECONDS": str(config.webhook_secret_overlap_seconds),
         "SHOTWIRE_CAPTURE_TIMEOUT_MS": str(config.capture_job_timeout_ms),
         "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": str(config.capture_max_receive_count),
-        "SHOTWIRE_MAX_VIEWPORT": str(config.max_viewport),
         # Jobs expire (DynamoDB TTL) together with their images (bucket lifecycle rule).
         "SHOTWIRE_RETENTION_DAYS": str(config.image_retention_days),
         "SHOTWIRE_CAPTURE_CONCURRENCY": str(config.capture_concurrency),
