@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from shotwire_core.clock import iso, now_iso, utc_now
 from shotwire_core.errors import FieldProblem, InvalidRequestError, JobNotFoundError, problem_from_pydantic
 from shotwire_core.ids import new_job_id
-from shotwire_core.jobs import SubmissionRules, check_webhook_url, destination_problems, new_job
+from shotwire_core.jobs import SubmissionRules, check_webhook_url, destination_problems, queued_job
 from shotwire_core.models import (
     BatchRequest,
     CaptureMessage,
@@ -65,20 +65,21 @@ def is_batch_id(value: str) -> bool:
 def expand(request: BatchRequest) -> list[ScreenshotRequest]:
     """Each item merged over the defaults and validated as a screenshot request; every problem named by
     where it is (`defaults.format`, `items[3].url`)."""
-    return _members(request, lambda defaults: None, lambda index, item: None)
+    return _members(request, lambda defaults: None, lambda index, item, defaults: None)
 
 
 def _members(
     request: BatchRequest,
     check_defaults: Callable[[ScreenshotRequest], None],
-    check_item: Callable[[int, ScreenshotRequest], None],
+    check_item: Callable[[int, ScreenshotRequest, ScreenshotRequest], None],
 ) -> list[ScreenshotRequest]:
-    """As `expand`, each valid item also put to `check_item` and the defaults to `check_defaults` (both raise
-    InvalidRequestError): every invalid item's problems are reported together, in item order; a bad default
-    once, alone."""
+    """As `expand`, the validated defaults also put to `check_defaults` and each valid item to `check_item`
+    (with the validated defaults; both raise InvalidRequestError): every invalid item's problems are reported
+    together, in item order; a bad default once, alone."""
     problems: list[FieldProblem] = []
     try:  # the defaults alone, so a bad default is reported once rather than once per item
-        check_defaults(ScreenshotRequest.model_validate({"url": "https://example.com/", **request.defaults}))
+        defaults = ScreenshotRequest.model_validate({"url": "https://example.com/", **request.defaults})
+        check_defaults(defaults)
     except ValidationError as error:
         problems += [problem_from_pydantic(dict(e), "defaults.") for e in error.errors()]
     if problems:
@@ -88,7 +89,7 @@ def _members(
         fields = {"url": item} if isinstance(item, str) else item
         try:
             expanded.append(ScreenshotRequest.model_validate({**request.defaults, **fields}))
-            check_item(index, expanded[-1])
+            check_item(index, expanded[-1], defaults)
         except ValidationError as error:
             problems += [problem_from_pydantic(dict(e), f"items[{index}].") for e in error.errors()]
         except InvalidRequestError as error:
@@ -110,15 +111,14 @@ def submit_batch(
 ) -> tuple[Job, list[Job]]:
     """Record the batch, then its jobs, then queue them (bulk writes and sends: a 1,000-item batch is a few
     dozen calls)."""
-    defaults: list[ScreenshotRequest] = []
 
-    def check_defaults(validated: ScreenshotRequest) -> None:
-        defaults.append(validated)
-        if validated.webhook_url is not None:
-            check_webhook_url(validated.webhook_url, "defaults.webhookUrl", rules.allow_private, rules.allowed_hosts)
+    def check_defaults(defaults: ScreenshotRequest) -> None:
+        if defaults.webhook_url is not None:
+            check_webhook_url(defaults.webhook_url, "defaults.webhookUrl", rules.allow_private, rules.allowed_hosts)
 
-    def check_item(index: int, item: ScreenshotRequest) -> None:
-        checked = defaults[0].webhook_url if defaults else None
+    def check_item(index: int, item: ScreenshotRequest, defaults: ScreenshotRequest) -> None:
+        # A webhook URL the defaults gave was checked (and would be named) as defaults.webhookUrl.
+        checked = defaults.webhook_url
         problems = destination_problems(item, rules, field_prefix=f"items[{index}].", checked_webhook=checked)
         if problems:
             raise InvalidRequestError(problems)
@@ -131,8 +131,8 @@ def submit_batch(
     # item order, which is how GET /v1/batches/{id} lists the jobs (a range query over the ids).
     ordered_ids = sorted(new_job_id(int(now.timestamp() * 1000)) for _ in requests)
     members = [
-        new_job(tenant_id, item, rules, batch_id=batch_id, field_prefix=f"items[{index}].", job_id=job_id)
-        for index, (item, job_id) in enumerate(zip(requests, ordered_ids, strict=True))
+        queued_job(tenant_id, item, rules, batch_id=batch_id, job_id=job_id)  # every item checked by _members
+        for item, job_id in zip(requests, ordered_ids, strict=True)
     ]
     record = members[0].model_copy(
         update={

@@ -258,11 +258,25 @@ def new_job(
     field_prefix: str = "",
     job_id: str | None = None,
 ) -> Job:
-    """A queued job for a request, after the checks the model alone cannot make (SSRF, https). `job_id`:
-    one made beforehand (a batch hands out its ids in item order), else a new one."""
+    """A queued job for a request, after the checks the model alone cannot make (SSRF, https)."""
     problems = destination_problems(request, rules, field_prefix=field_prefix, face=face)
     if problems:
         raise InvalidRequestError(problems)
+    return queued_job(tenant_id, request, rules, face=face, batch_id=batch_id, job_id=job_id)
+
+
+def queued_job(
+    tenant_id: str,
+    request: ScreenshotRequest,
+    rules: SubmissionRules,
+    *,
+    face: JobFace = "screenshots",
+    batch_id: str | None = None,
+    job_id: str | None = None,
+) -> Job:
+    """The job record of a request whose destinations were checked already (new_job, or a batch's members,
+    checked all together). `job_id`: one made beforehand (a batch hands out its ids in item order), else a
+    new one."""
     now = utc_now()
     return Job(
         tenant_id=tenant_id,
