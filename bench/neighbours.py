@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -159,7 +160,7 @@ def create_tenant(stack: DevstackProcess, name: str) -> str:
     moto_port = stack.moto_url.rsplit(":", 1)[1]
     result = subprocess.run(
         [sys.executable, "-m", "admin", "--local", "tenants", "create", "--name", name, *ROOMY],
-        env={**__import__("os").environ, "SHOTWIRE_MOTO_PORT": moto_port},
+        env={**os.environ, "SHOTWIRE_MOTO_PORT": moto_port},
         capture_output=True,
         text=True,
         timeout=60,

@@ -35,8 +35,18 @@ HEADERS_TOO_LARGE = GatewayError(431, "headers_too_large")
 FUNCTION_FAILED = GatewayError(502, "gateway_error")
 FUNCTION_TIMED_OUT = GatewayError(504, "function_timed_out")
 
-_BY_STATUS = {error.status: error for error in (BAD_REQUEST, REQUEST_TIMEOUT, PAYLOAD_TOO_LARGE, URI_TOO_LONG)}
-_BY_STATUS |= {error.status: error for error in (HEADERS_TOO_LARGE, FUNCTION_FAILED, FUNCTION_TIMED_OUT)}
+_BY_STATUS = {
+    error.status: error
+    for error in (
+        BAD_REQUEST,
+        REQUEST_TIMEOUT,
+        PAYLOAD_TOO_LARGE,
+        URI_TOO_LONG,
+        HEADERS_TOO_LARGE,
+        FUNCTION_FAILED,
+        FUNCTION_TIMED_OUT,
+    )
+}
 
 
 def for_status(status: int) -> GatewayError:
