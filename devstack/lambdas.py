@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from devstack.runtime import logger
 from devstack.sandbox import SANDBOX_TMP, sandbox_command
-from shotwire_core.observability import logger
 
 ROOT = Path(__file__).resolve().parent.parent
 # Lambda gives an environment 10 s to initialise; a loaded two-core machine importing Playwright or the

@@ -16,8 +16,11 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Logger
 
-from shotwire_core.observability import logger
+# The stack's own log lines (pollers, environments) are no function's: each function's process logs under the
+# service name its environment gives it (POWERTOOLS_SERVICE_NAME), as in Lambda.
+logger = Logger(service="shotwire-local")
 
 
 @dataclass

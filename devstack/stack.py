@@ -20,21 +20,21 @@ from devstack.options import ACCOUNT, DEV_TENANT_ID, REGION, DevOptions
 from devstack.resources import LocalResources, provision, queue_arn
 from devstack.runtime import QueuePoller
 from shotwire_core.config import StackConfig, load_stack_config
-from shotwire_core.settings import FUNCTION_QUEUE_URLS, function_environments
+from shotwire_core.settings import SETTINGS_MODELS, FromStack, env_name, function_environments, source_of
 
-# What names a resource, and the private-network switch (already read into DevOptions), is not tunable. Nor is
-# the API's URL: the SDK and CLI read SHOTWIRE_API_URL too, and a developer may export the deployed API's.
-PINNED = frozenset(
+# What a developer may export to override a function's value (a shorter retry schedule, say): the limits StackConfig
+# holds as fields, and the egress IPs (none locally; exported, GET /v1/meta/egress-ips lists them). Not what names
+# a resource (tables, bus, secret, bucket, queues), the private-network switch (already read into DevOptions) or
+# the API's URL (the SDK and CLI read SHOTWIRE_API_URL too, and a developer may export the deployed API's).
+TUNABLE = frozenset(
     {
-        "SHOTWIRE_API_URL",
-        "SHOTWIRE_DOWNLOAD_LINK_SECRET",
-        "SHOTWIRE_JOBS_TABLE",
-        "SHOTWIRE_KEYS_TABLE",
-        "SHOTWIRE_IDEMPOTENCY_TABLE",
-        "SHOTWIRE_EVENT_BUS_NAME",
-        "SHOTWIRE_IMAGES_BUCKET",
-        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS",
-        *(name for names in FUNCTION_QUEUE_URLS.values() for name in names),
+        env_name("egress_ips"),
+        *(
+            env_name(name)
+            for model in SETTINGS_MODELS.values()
+            for name, field in model.model_fields.items()
+            if isinstance(source := source_of(field, name), FromStack) and source.attribute in StackConfig.model_fields
+        ),
     }
 )
 
@@ -60,7 +60,7 @@ def handler_environments(
     )
     for env in environments.values():
         for name in env:
-            if name not in PINNED and os.environ.get(name):
+            if name in TUNABLE and os.environ.get(name):
                 env[name] = os.environ[name]
     environments["capture"].update(image_environment())
     if options.chromium_path:

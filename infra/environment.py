@@ -1,14 +1,15 @@
-"""StackConfig -> each deployed function's environment (shotwire_core.settings.function_environments, which
-the local stack calls too, so a handler sees the same variables on moto and on AWS, and no others)."""
+"""StackConfig -> each deployed function's environment, made from the function's settings model
+(shotwire_core.settings.environment_of, which the local stack calls too), so a handler sees the same variables
+on moto and on AWS, and exactly the ones it reads."""
 
 from __future__ import annotations
 
 from shotwire_core.config import StackConfig
-from shotwire_core.settings import environment_of
+from shotwire_core.settings import Given, Settings, environment_of, variables
 
-# Contract variables the CDK app deliberately leaves to the capture image (functions/capture/Dockerfile):
-# Chromium's flags are baked in there, and Playwright finds its own bundled Chromium without a path.
-SET_BY_IMAGE = frozenset({"SHOTWIRE_CHROMIUM_ARGS", "SHOTWIRE_CHROMIUM_PATH"})
+# Settings the CDK app deliberately leaves to the capture image (functions/capture/Dockerfile): Chromium's flags
+# are baked in there, and Playwright finds its own bundled Chromium without a path.
+SET_BY_IMAGE = frozenset(variables(Settings, Given.IMAGE))
 
 
 def settings_environment(
@@ -20,8 +21,8 @@ def settings_environment(
     egress_ips: str = "",
     api_url: str = "",
 ) -> dict[str, str]:
-    """The environment of `function` (a directory name under functions/): names and limits every function
-    shares, plus exactly the queue URLs (and egress IPs, API URL) that function is given."""
+    """The environment of `function` (a directory name under functions/): the variables of its settings model,
+    the bucket, queue URLs, egress IPs and API URL among them only if the model has them."""
     # Deployed functions must never fetch private, loopback or link-local addresses (SSRF).
     return environment_of(
         function,

@@ -20,7 +20,7 @@ from shotwire_core.config import CAPTURE_INVOCATION_MARGIN_SECONDS
 from shotwire_core.models import CaptureMessage, ErrorCode
 from shotwire_core.observability import correlate, logger, metrics, tracer
 from shotwire_core.services import get_services
-from shotwire_core.settings import get_settings
+from shotwire_core.settings import CaptureSettings, settings_as
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 # A failed capture is tried again after 30 s, then 60 s (capture_max_receive_count 3 tries in all).
@@ -32,14 +32,13 @@ RETRY_BACKOFF_SECONDS = 30
 INVOCATION_MARGIN_SECONDS = CAPTURE_INVOCATION_MARGIN_SECONDS
 
 # One browser per execution environment, launched on first use and reused while the Lambda stays warm.
-engine = BrowserEngine(
-    get_settings().chromium_path, get_settings().chromium_args, concurrency=get_settings().capture_concurrency
-)
+_browser = settings_as(CaptureSettings)
+engine = BrowserEngine(_browser.chromium_path, _browser.chromium_args, concurrency=_browser.capture_concurrency)
 
 
 def process_record(record: SQSRecord, not_after: float | None = None) -> None:
     services = get_services()
-    settings = services.settings
+    settings = services.settings_as(CaptureSettings)
     message = CaptureMessage.model_validate_json(record.body)
     correlate(message.job_id)
     try:

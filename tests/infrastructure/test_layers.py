@@ -218,8 +218,8 @@ def test_layer_holds_exactly_the_pinned_closure() -> None:
 
 def test_every_package_the_zip_functions_import_is_in_the_layer() -> None:
     """Imports each handler in a fresh interpreter of this venv and maps what it loaded to distributions."""
-    # get_services() too: the AWS SDK (and Powertools' idempotency) are imported by the first request that
-    # calls out, not by the handler's import.
+    # An AWS client too: the AWS SDK (and Powertools' idempotency) are imported by the first request that
+    # calls out, not by the handler's import (services build their adapters on first use).
     probe = (
         "import importlib.metadata, json, sys\n"
         "before = set(sys.modules)\n"
@@ -227,6 +227,8 @@ def test_every_package_the_zip_functions_import_is_in_the_layer() -> None:
         "import handler\n"
         "from shotwire_core.services import get_services\n"
         "get_services()\n"
+        "from shotwire_core.adapters.aws import client\n"
+        "client('sqs')\n"
         "owners = importlib.metadata.packages_distributions()\n"
         "top = {m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names)\n"
         "print(json.dumps(sorted({d for t in top for d in owners.get(t, [])})))\n"

@@ -19,7 +19,7 @@ from infra.defaults import REPO_ROOT, RUNTIME
 from infra.environment import SET_BY_IMAGE
 from shotwire_core import gateway_errors
 from shotwire_core.config import StackConfig
-from shotwire_core.settings import ENV_VARS, Settings
+from shotwire_core.settings import SETTINGS_MODELS, FromStack, Given, Settings, source_of, variables
 
 Statement = dict[str, Any]
 
@@ -218,35 +218,41 @@ def test_zip_functions_run_the_layers_python_with_shared_and_dependencies_layers
 
 
 @pytest.mark.parametrize("service", ["api", "capture", "dispatcher"])
-def test_function_environment_follows_the_settings_contract(
-    template: Template, config: StackConfig, service: str
-) -> None:
+def test_each_function_gets_exactly_the_variables_of_its_settings_model(template: Template, service: str) -> None:
+    """No setting that nothing reads: a function is given its model's fields (what its code reads), less what
+    the capture image sets, and nothing else."""
     env = function_props(template, service)["Environment"]["Variables"]
-    assert set(env) - set(ENV_VARS) == {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    model = SETTINGS_MODELS[service]
+    expected = set(variables(model)) - set(variables(model, Given.IMAGE))
+    assert set(env) == expected | {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert (env["POWERTOOLS_SERVICE_NAME"], env["POWERTOOLS_METRICS_NAMESPACE"]) == (f"shotwire-{service}", "Shotwire")
+
+
+@pytest.mark.parametrize("service", ["api", "capture", "dispatcher"])
+def test_function_environment_reads_back_as_the_config(template: Template, config: StackConfig, service: str) -> None:
+    env = function_props(template, service)["Environment"]["Variables"]
     assert env["SHOTWIRE_ALLOW_PRIVATE_NETWORKS"] == "0"
 
-    # Then the literal values read back, through the handlers' own Settings, as the config they came from.
-    settings = Settings.from_env({k: v for k, v in env.items() if isinstance(v, str)})
-    assert settings.jobs_table == config.jobs_table
-    assert settings.keys_table == config.keys_table
-    assert settings.idempotency_table == config.idempotency_table
-    assert settings.event_bus_name == config.event_bus
+    # The literal values read back, through the function's own settings model, as the config they came from.
+    model = SETTINGS_MODELS[service]
+    settings = model.from_env({k: v for k, v in env.items() if isinstance(v, str)})
     assert settings.allow_private_networks is False
-    assert settings.webhook_retry_schedule == config.webhook_retry_schedule
-    assert settings.download_url_ttl_seconds == config.download_url_ttl_seconds
-    assert settings.capture_timeout_ms == config.capture_job_timeout_ms
-    assert settings.capture_max_receive_count == config.capture_max_receive_count
-    assert settings.retention_days == config.image_retention_days
-    assert referenced_ids(env["SHOTWIRE_IMAGES_BUCKET"]) == {logical_id(template, "AWS::S3::Bucket")}
+    for name, field in model.model_fields.items():
+        source = source_of(field, name)
+        if isinstance(source, FromStack) and name != "allowed_hosts":
+            assert getattr(settings, name) == getattr(config, source.attribute), (service, name)
+    assert settings.allowed_hosts == frozenset(config.allowed_hosts)
+    if "SHOTWIRE_IMAGES_BUCKET" in env:
+        assert referenced_ids(env["SHOTWIRE_IMAGES_BUCKET"]) == {logical_id(template, "AWS::S3::Bucket")}
 
 
-def test_every_contract_variable_is_set_somewhere(template: Template) -> None:
+def test_every_setting_is_set_somewhere(template: Template) -> None:
     set_by_cdk = {
         name
         for service in ("api", "capture", "dispatcher")
         for name in function_props(template, service)["Environment"]["Variables"]
     }
-    assert set(ENV_VARS) - set_by_cdk == SET_BY_IMAGE
+    assert set(variables(Settings)) - set_by_cdk == SET_BY_IMAGE == {"SHOTWIRE_CHROMIUM_ARGS", "SHOTWIRE_CHROMIUM_PATH"}
 
 
 @pytest.mark.parametrize(

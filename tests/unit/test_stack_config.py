@@ -41,13 +41,11 @@ def test_no_request_may_ask_for_more_than_the_worst_case_assumes() -> None:
         ScreenshotRequest.model_validate({"url": "https://example.com", "timeoutMs": 120_001})
 
 
-def test_a_setting_every_function_would_refuse_is_refused_when_the_environment_is_built() -> None:
-    """Caught at synth (and when make dev starts), not as a cold-start crash of every invocation."""
-    from shotwire_core.settings import function_environment
-
-    config = StackConfig(download_url_ttl_seconds=60)  # presigned links must live at least an hour
+def test_a_setting_every_function_would_refuse_is_refused_by_the_config() -> None:
+    """Caught at synth (and when make dev starts), not as a cold-start crash of every invocation: the config and
+    the functions' settings share their bounds (shotwire_core.config)."""
     with pytest.raises(ValidationError, match="download_url_ttl_seconds"):
-        function_environment(config, images_bucket="images", allow_private_networks=False)
+        StackConfig(download_url_ttl_seconds=60)  # links must live at least an hour
 
 
 def test_capture_concurrency_zero_is_a_validation_error_not_a_crash() -> None:

@@ -7,9 +7,11 @@ resulting names to each function as environment variables; the local stack build
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from shotwire_contract.limits import MAX_SECRET_OVERLAP_SECONDS, MAX_TIMEOUT_MS
 
 EVENT_SOURCE = "shotwire.capture"
 DETAIL_TYPE_COMPLETED = "Screenshot Completed"
@@ -21,11 +23,14 @@ DEFAULT_WEBHOOK_RETRY_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36
 # SQS refuses DelaySeconds above 15 minutes; longer waits hop through the queue several times.
 SQS_MAX_DELAY_SECONDS = 900
 
+# The CloudWatch namespace of the handlers' metrics (shotwire_core.observability, infra/monitoring.py).
+METRICS_NAMESPACE = "Shotwire"
+
 
 # The longest a single capture may run (timeoutMs, at most 120 s) and the grace past it before the render is
 # given up and its browser probed, killed if it no longer answers (shotwire_core.adapters.browser); a browser
 # launch plus uploads.
-CAPTURE_JOB_TIMEOUT_MAX_SECONDS = 120
+CAPTURE_JOB_TIMEOUT_MAX_SECONDS = MAX_TIMEOUT_MS // 1000
 CAPTURE_HANG_GRACE_SECONDS = 20
 # Time the capture function keeps back at the end of an invocation to record and announce outcomes: no job
 # is started or kept running past it (functions/capture/handler.py).
@@ -35,6 +40,28 @@ CAPTURE_CLEANUP_SECONDS = 7
 CAPTURE_LAUNCH_SECONDS = 30
 # Lambda's longest timeout: the capture function's may not exceed it, so neither may a batch's worst case.
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
+
+
+def _waits_are_not_negative(value: tuple[int, ...]) -> tuple[int, ...]:
+    if any(wait < 0 for wait in value):
+        raise ValueError("retry waits must be >= 0 seconds")
+    return value
+
+
+# The bounds of the limits a function also reads at run time, stated once: `StackConfig` refuses at synth (or
+# when `make dev` starts) what the function's settings (shotwire_core.settings) would refuse at cold start.
+CaptureJobTimeoutMs = Annotated[int, Field(ge=1000, le=CAPTURE_JOB_TIMEOUT_MAX_SECONDS * 1000)]
+CaptureConcurrency = Annotated[int, Field(ge=1, le=16)]
+ReceiveCount = Annotated[int, Field(ge=1)]
+RetentionDays = Annotated[int, Field(ge=1)]
+RetrySchedule = Annotated[tuple[int, ...], AfterValidator(_waits_are_not_negative)]
+WebhookTimeoutSeconds = Annotated[float, Field(gt=0)]
+MaxInFlightPerDestination = Annotated[int, Field(ge=1, le=100)]
+CircuitFailureThreshold = Annotated[int, Field(ge=1, le=1000)]
+CircuitHoldSeconds = Annotated[int, Field(ge=1, le=3600)]
+# The contract promises a link lives at least an hour; past a week it would outlive the images it points at.
+DownloadUrlTtlSeconds = Annotated[int, Field(ge=3600, le=7 * 24 * 3600)]
+SecretOverlapSeconds = Annotated[int, Field(ge=0, le=MAX_SECRET_OVERLAP_SECONDS)]
 
 
 class StackConfig(BaseModel):
@@ -51,19 +78,19 @@ class StackConfig(BaseModel):
     capture_timeout_seconds: int = 480
     # A batch's records render concurrently in one warm browser (a context each).
     capture_batch_size: int = Field(default=10, ge=1, le=10)
-    capture_concurrency: int = Field(default=4, ge=1, le=16)
-    capture_max_receive_count: int = 3
+    capture_concurrency: CaptureConcurrency = 4
+    capture_max_receive_count: ReceiveCount = 3
     capture_reserved_concurrency: int | None = None
     # Concurrent batches the capture queue's event source may run (SQS event source maximum concurrency, 2-1000).
     capture_max_concurrency: int = Field(default=10, ge=2, le=1000)
-    capture_job_timeout_ms: int = Field(default=30_000, ge=1000, le=CAPTURE_JOB_TIMEOUT_MAX_SECONDS * 1000)
+    capture_job_timeout_ms: CaptureJobTimeoutMs = 30_000
 
     # Webhooks
     dispatcher_memory_mb: int = 512
     # A retry batch's records are sent concurrently, so a batch takes about one attempt (15 s at most)
     # plus its bookkeeping; the rest is headroom.
     dispatcher_timeout_seconds: int = 120
-    webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_retry_schedule: RetrySchedule = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_retry_batch_size: int = 10
     # The dispatcher's own bound: reserved concurrency (None: the account pool) and the retry queue's
     # event source maximum concurrency.
@@ -74,13 +101,13 @@ class StackConfig(BaseModel):
     webhook_retry_retention_days: int = Field(default=14, ge=1, le=14)
     # Lambda's own retries of a crashed dispatcher invoke from the outcome rule, before the webhook DLQ.
     dispatcher_async_retry_attempts: int = Field(default=2, ge=0, le=2)
-    webhook_connect_timeout_seconds: float = 5.0
-    webhook_timeout_seconds: float = 15.0
+    webhook_connect_timeout_seconds: WebhookTimeoutSeconds = 5.0
+    webhook_timeout_seconds: WebhookTimeoutSeconds = 15.0
     # Per destination (host:port), see shotwire_core.circuit: attempts out at once; consecutive
     # failures that open its circuit; the first hold (it doubles per failed probe, up to an hour).
-    webhook_max_in_flight_per_destination: int = Field(default=10, ge=1, le=100)
-    webhook_circuit_failure_threshold: int = Field(default=10, ge=1, le=1000)
-    webhook_circuit_hold_seconds: int = Field(default=60, ge=1, le=3600)
+    webhook_max_in_flight_per_destination: MaxInFlightPerDestination = 10
+    webhook_circuit_failure_threshold: CircuitFailureThreshold = 10
+    webhook_circuit_hold_seconds: CircuitHoldSeconds = 60
     # host:port targets captures and webhooks may reach even though private networks are blocked.
     allowed_hosts: tuple[str, ...] = ()
 
@@ -95,10 +122,10 @@ class StackConfig(BaseModel):
     api_waf_requests_per_ip_per_5_minutes: int = Field(default=3000, ge=100, le=2_000_000_000)
 
     # Storage
-    download_url_ttl_seconds: int = 24 * 3600
+    download_url_ttl_seconds: DownloadUrlTtlSeconds = 24 * 3600
     # After a webhook secret is rotated, deliveries are signed with the old one as well for this long.
-    webhook_secret_overlap_seconds: int = 24 * 3600
-    image_retention_days: int = 7
+    webhook_secret_overlap_seconds: SecretOverlapSeconds = 24 * 3600
+    image_retention_days: RetentionDays = 7
     dlq_retention_days: int = 14
 
     # Monitoring (infra/monitoring.py)

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import os
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-NAMESPACE = "Shotwire"
-# Each function logs and traces under its own name (POWERTOOLS_SERVICE_NAME: shotwire-api, shotwire-capture,
-# shotwire-dispatcher, set by shotwire_core.settings.powertools_environment); "shotwire" outside a function.
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "shotwire"
+from shotwire_core.config import METRICS_NAMESPACE
 
-logger = Logger(service=SERVICE)
+NAMESPACE = METRICS_NAMESPACE
+# Powertools reads each function's service name from POWERTOOLS_SERVICE_NAME (shotwire-api, shotwire-capture,
+# shotwire-dispatcher: shotwire_core.settings.powertools_environment, set by the template and the local stack,
+# which runs each function in a process of its own with its own environment); a process that is no function
+# sets its own or logs as Powertools' "service_undefined".
+logger = Logger()
 # Not patched at import (Tracer's auto_patch): patching for X-Ray imports botocore's client machinery, about
 # a fifth of the API's cold import, which a request that calls nothing (/health, /docs) need not pay.
-tracer = Tracer(service=SERVICE, auto_patch=False)
-# Metrics share one `service` dimension, which the alarms and dashboard select (infra/monitoring.py).
-metrics = Metrics(namespace=NAMESPACE, service="shotwire")
+tracer = Tracer(auto_patch=False)
+# Not the function's name: the three functions' metrics share one `service` dimension, which the alarms and
+# dashboard select (infra/monitoring.py).
+METRICS_SERVICE = "shotwire"
+metrics = Metrics(namespace=NAMESPACE, service=METRICS_SERVICE)
 
 
 def trace_outgoing_calls() -> None:

@@ -1,116 +1,144 @@
-"""Runtime settings, read once from the environment into a validated model.
+"""Runtime settings: one model per function, declaring exactly what that function's code reads.
 
-The CDK app sets these variables on each function from `StackConfig`; the local stack sets the
-same variables for the same handlers. Unset names fall back to `StackConfig` defaults.
+Each field is written once, here: its type and bounds (the bounds `StackConfig` shares come from
+shotwire_core.config), its variable (`SHOTWIRE_` + the field's name in capitals) and where the template gets its
+value (`StackConfig.<field name>` unless marked otherwise). The template's environment of each function and the
+local stack's are made from the function's model (`environment_of`), and the function reads the same model back
+at cold start (`get_settings`): a setting is added as one field, and a function gets no variable it does not read.
+Unset or empty variables fall back to the defaults, which are `StackConfig`'s.
 """
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Annotated, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic.fields import FieldInfo
 
-from shotwire_core.config import CAPTURE_JOB_TIMEOUT_MAX_SECONDS, DEFAULT_WEBHOOK_RETRY_SCHEDULE, StackConfig
+from shotwire_core.config import (
+    METRICS_NAMESPACE,
+    CaptureConcurrency,
+    CaptureJobTimeoutMs,
+    CircuitFailureThreshold,
+    CircuitHoldSeconds,
+    DownloadUrlTtlSeconds,
+    MaxInFlightPerDestination,
+    ReceiveCount,
+    RetentionDays,
+    RetrySchedule,
+    SecretOverlapSeconds,
+    StackConfig,
+    WebhookTimeoutSeconds,
+)
 
 _DEFAULTS = StackConfig()
-# A rotation may keep the old secret signing for at most a week.
-MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 3600
-
-# Environment variable name -> Settings field.
-ENV_VARS: dict[str, str] = {
-    "SHOTWIRE_JOBS_TABLE": "jobs_table",
-    "SHOTWIRE_KEYS_TABLE": "keys_table",
-    "SHOTWIRE_IDEMPOTENCY_TABLE": "idempotency_table",
-    "SHOTWIRE_IMAGES_BUCKET": "images_bucket",
-    "SHOTWIRE_CAPTURE_QUEUE_URL": "capture_queue_url",
-    "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL": "webhook_retry_queue_url",
-    "SHOTWIRE_WEBHOOK_DLQ_URL": "webhook_dlq_url",
-    "SHOTWIRE_EVENT_BUS_NAME": "event_bus_name",
-    "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "allow_private_networks",
-    "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": "webhook_retry_schedule",
-    "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "webhook_connect_timeout_seconds",
-    "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": "webhook_timeout_seconds",
-    "SHOTWIRE_WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": "webhook_max_in_flight_per_destination",
-    "SHOTWIRE_WEBHOOK_CIRCUIT_FAILURE_THRESHOLD": "webhook_circuit_failure_threshold",
-    "SHOTWIRE_WEBHOOK_CIRCUIT_HOLD_SECONDS": "webhook_circuit_hold_seconds",
-    "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": "download_url_ttl_seconds",
-    "SHOTWIRE_WEBHOOK_SECRET_OVERLAP_SECONDS": "webhook_secret_overlap_seconds",
-    "SHOTWIRE_CAPTURE_TIMEOUT_MS": "capture_timeout_ms",
-    "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": "capture_max_receive_count",
-    "SHOTWIRE_CHROMIUM_PATH": "chromium_path",
-    "SHOTWIRE_CHROMIUM_ARGS": "chromium_args",
-    "SHOTWIRE_RETENTION_DAYS": "retention_days",
-    "SHOTWIRE_CAPTURE_CONCURRENCY": "capture_concurrency",
-    "SHOTWIRE_ALLOWED_HOSTS": "allowed_hosts",
-    "SHOTWIRE_EGRESS_IPS": "egress_ips",
-    "SHOTWIRE_DOWNLOAD_LINK_SECRET": "download_link_secret",
-    "SHOTWIRE_API_URL": "api_url",
-}
+ENV_PREFIX = "SHOTWIRE_"
+SERVICE_PREFIX = "shotwire"
 
 
-class Settings(BaseModel):
-    """What a running function needs to know about its surroundings."""
+def env_name(field: str) -> str:
+    """The variable a setting is read from: SHOTWIRE_ and the field's name in capitals."""
+    return ENV_PREFIX + field.upper()
 
-    model_config = ConfigDict(frozen=True)
+
+@dataclass(frozen=True)
+class FromStack:
+    """Marks a field whose value the template takes from a `StackConfig` attribute of another name (without the
+    mark, the attribute of the field's own name)."""
+
+    attribute: str
+
+
+class Given(enum.Enum):
+    """Marks a field whose value does not come from `StackConfig`."""
+
+    # Named by the deployment (the bucket, the API's URL, the Elastic IPs): at synth a CDK token, passed through.
+    RESOURCE = "resource"
+    # A queue URL (a resource too); a function gets exactly the queues its model names.
+    QUEUE = "queue"
+    # The private-network switch: off deployed, on by default locally.
+    SWITCH = "switch"
+    # Not the template's: the capture image sets it (its Dockerfile's ENV), or the local stack does.
+    IMAGE = "image"
+
+
+Source = FromStack | Given
+
+
+class FunctionSettings(BaseModel):
+    """What every function reads: the jobs table (jobs, and the webhook destinations' health under '#hosts') and
+    what it may connect to."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=env_name, populate_by_name=True)
 
     jobs_table: str = _DEFAULTS.jobs_table
-    keys_table: str = _DEFAULTS.keys_table
-    idempotency_table: str = _DEFAULTS.idempotency_table
-    images_bucket: str = ""
-    capture_queue_url: str = ""
-    webhook_retry_queue_url: str = ""
-    webhook_dlq_url: str = ""
-    event_bus_name: str = _DEFAULTS.event_bus
-    allow_private_networks: bool = False
-    webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
-    webhook_connect_timeout_seconds: float = Field(default=_DEFAULTS.webhook_connect_timeout_seconds, gt=0)
-    webhook_timeout_seconds: float = Field(default=_DEFAULTS.webhook_timeout_seconds, gt=0)
-    webhook_max_in_flight_per_destination: int = Field(
-        default=_DEFAULTS.webhook_max_in_flight_per_destination, ge=1, le=100
-    )
-    webhook_circuit_failure_threshold: int = Field(default=_DEFAULTS.webhook_circuit_failure_threshold, ge=1)
-    webhook_circuit_hold_seconds: int = Field(default=_DEFAULTS.webhook_circuit_hold_seconds, ge=1, le=3600)
-    download_url_ttl_seconds: int = Field(default=_DEFAULTS.download_url_ttl_seconds, ge=3600, le=7 * 24 * 3600)
-    webhook_secret_overlap_seconds: int = Field(
-        default=_DEFAULTS.webhook_secret_overlap_seconds, ge=0, le=MAX_SECRET_OVERLAP_SECONDS
-    )
-    capture_timeout_ms: int = Field(
-        default=_DEFAULTS.capture_job_timeout_ms, ge=1000, le=CAPTURE_JOB_TIMEOUT_MAX_SECONDS * 1000
-    )
-    capture_max_receive_count: int = Field(default=_DEFAULTS.capture_max_receive_count, ge=1)
-    chromium_path: str | None = None
-    chromium_args: tuple[str, ...] = ()
-    retention_days: int = Field(default=_DEFAULTS.image_retention_days, ge=1)
-    capture_concurrency: int = Field(default=_DEFAULTS.capture_concurrency, ge=1, le=16)
+    allow_private_networks: Annotated[bool, Given.SWITCH] = False
     # host:port pairs reachable even when private networks are blocked (e.g. a staging site, a receiver).
     allowed_hosts: frozenset[str] = frozenset()
-    # The static egress IPs webhooks leave from (StackConfig.egress_static_ips); empty: no static egress.
-    egress_ips: tuple[str, ...] = ()
-    download_link_secret: str = _DEFAULTS.download_link_secret
-    # The API's public URL, for links made outside a request (the dispatcher's webhooks); no slash at the end.
-    api_url: str = ""
-
-    @field_validator("api_url")
-    @classmethod
-    def _is_base_url(cls, value: str) -> str:
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError(f"SHOTWIRE_API_URL must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
-    def _split_hosts(cls, value: object) -> object:
+    def _host_ports(cls, value: object) -> object:
         if isinstance(value, str):
-            entries = [entry.strip().lower() for entry in value.split(",") if entry.strip()]
+            value = value.split(",")
+        if isinstance(value, Iterable):
+            entries = [str(entry).strip().lower() for entry in value if str(entry).strip()]
             for entry in entries:
                 host, _, port = entry.rpartition(":")
                 if not host or not port.isdigit():
                     raise ValueError(f"SHOTWIRE_ALLOWED_HOSTS entries must be host:port, got {entry!r}")
             return frozenset(entries)
         return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        names = (env_name(field) for field in cls.model_fields)
+        return cls.model_validate({name: env[name] for name in names if env.get(name, "") != ""})
+
+
+class CaptureJobSettings(FunctionSettings):
+    """Read by the functions that queue capture jobs and run them (the API, the capture function)."""
+
+    images_bucket: Annotated[str, Given.RESOURCE] = ""
+    # The API queues jobs; the capture function shortens a failed capture's redelivery (ChangeMessageVisibility).
+    capture_queue_url: Annotated[str, Given.QUEUE] = ""
+
+
+class WebhookSettings(FunctionSettings):
+    """Read by the functions that send webhooks (the dispatcher; the API's test events and redeliveries), whose
+    payloads link to images."""
+
+    keys_table: str = _DEFAULTS.keys_table
+    # The dispatcher schedules retries there; the API's `redeliver` queues a new delivery's first attempt.
+    webhook_retry_queue_url: Annotated[str, Given.QUEUE] = ""
+    webhook_connect_timeout_seconds: WebhookTimeoutSeconds = _DEFAULTS.webhook_connect_timeout_seconds
+    webhook_timeout_seconds: WebhookTimeoutSeconds = _DEFAULTS.webhook_timeout_seconds
+    download_url_ttl_seconds: DownloadUrlTtlSeconds = _DEFAULTS.download_url_ttl_seconds
+    # The Secrets Manager secret that signs download links (shotwire_core.links).
+    download_link_secret: str = _DEFAULTS.download_link_secret
+
+
+class ApiSettings(CaptureJobSettings, WebhookSettings):
+    """The API function's settings."""
+
+    idempotency_table: str = _DEFAULTS.idempotency_table
+    # Jobs expire (DynamoDB TTL) together with their images (the bucket's lifecycle rule).
+    retention_days: Annotated[RetentionDays, FromStack("image_retention_days")] = _DEFAULTS.image_retention_days
+    # The timeoutMs of a capture that sets none.
+    capture_timeout_ms: Annotated[CaptureJobTimeoutMs, FromStack("capture_job_timeout_ms")] = (
+        _DEFAULTS.capture_job_timeout_ms
+    )
+    webhook_secret_overlap_seconds: SecretOverlapSeconds = _DEFAULTS.webhook_secret_overlap_seconds
+    # The static egress IPs webhooks leave from (StackConfig.egress_static_ips), published by
+    # GET /v1/meta/egress-ips; empty: no static egress.
+    egress_ips: Annotated[tuple[str, ...], Given.RESOURCE] = ()
 
     @field_validator("egress_ips", mode="before")
     @classmethod
@@ -129,20 +157,17 @@ class Settings(BaseModel):
                 raise ValueError(f"SHOTWIRE_EGRESS_IPS entries must be IP addresses, got {entry!r}") from None
         return value
 
-    @field_validator("webhook_retry_schedule", mode="before")
-    @classmethod
-    def _parse_schedule(cls, value: object) -> object:
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
-            return tuple(int(p) for p in parts)
-        return value
 
-    @field_validator("webhook_retry_schedule")
-    @classmethod
-    def _non_negative(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(wait < 0 for wait in value):
-            raise ValueError("retry waits must be >= 0 seconds")
-        return value
+class CaptureSettings(CaptureJobSettings):
+    """The capture function's settings."""
+
+    event_bus_name: Annotated[str, FromStack("event_bus")] = _DEFAULTS.event_bus
+    capture_max_receive_count: ReceiveCount = _DEFAULTS.capture_max_receive_count
+    # Pages rendering at once in the one browser.
+    capture_concurrency: CaptureConcurrency = _DEFAULTS.capture_concurrency
+    # Unset: Playwright's own Chromium (as in the image); locally, the one `make dev` found.
+    chromium_path: Annotated[str | None, Given.IMAGE] = None
+    chromium_args: Annotated[tuple[str, ...], Given.IMAGE] = ()
 
     @field_validator("chromium_args", mode="before")
     @classmethod
@@ -156,93 +181,112 @@ class Settings(BaseModel):
     def _empty_is_none(cls, value: object) -> object:
         return value or None
 
-    @property
-    def max_webhook_attempts(self) -> int:
-        return len(self.webhook_retry_schedule) + 1
 
+class DispatcherSettings(WebhookSettings):
+    """The dispatcher's settings."""
+
+    webhook_dlq_url: Annotated[str, Given.QUEUE] = ""
+    webhook_retry_schedule: RetrySchedule = _DEFAULTS.webhook_retry_schedule
+    webhook_max_in_flight_per_destination: MaxInFlightPerDestination = _DEFAULTS.webhook_max_in_flight_per_destination
+    webhook_circuit_failure_threshold: CircuitFailureThreshold = _DEFAULTS.webhook_circuit_failure_threshold
+    webhook_circuit_hold_seconds: CircuitHoldSeconds = _DEFAULTS.webhook_circuit_hold_seconds
+    # The API's public URL, for the links in webhooks (made outside any request); no slash at the end.
+    api_url: Annotated[str, Given.RESOURCE] = ""
+
+    @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        values = {field: env[name] for name, field in ENV_VARS.items() if env.get(name, "") != ""}
-        return cls.model_validate(values)
+    def _parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part.strip()) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _is_base_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"SHOTWIRE_API_URL must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
 
 
-def function_environment(
+class Settings(ApiSettings, CaptureSettings, DispatcherSettings):
+    """Every function's settings at once: for a process that runs several handlers (the integration tests,
+    the benches), never a deployed function's."""
+
+
+# The functions of the stack, by their directory under functions/.
+SETTINGS_MODELS: dict[str, type[FunctionSettings]] = {
+    "api": ApiSettings,
+    "capture": CaptureSettings,
+    "dispatcher": DispatcherSettings,
+}
+FUNCTIONS = tuple(SETTINGS_MODELS)
+S = TypeVar("S", bound=FunctionSettings)
+
+
+def source_of(field: FieldInfo, name: str) -> Source:
+    """Where the template takes a field's value from (see FromStack and Given)."""
+    marks = [mark for mark in field.metadata if isinstance(mark, FromStack | Given)]
+    return marks[0] if marks else FromStack(name)
+
+
+def variables(model: type[FunctionSettings], *kinds: Given) -> tuple[str, ...]:
+    """The variables of `model`'s fields marked with one of `kinds` (all of them without)."""
+    return tuple(
+        env_name(name) for name, field in model.model_fields.items() if not kinds or source_of(field, name) in kinds
+    )
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, frozenset):
+        return ",".join(sorted(str(entry) for entry in value))
+    if isinstance(value, tuple):
+        return ",".join(str(entry) for entry in value)
+    return "" if value is None else str(value)
+
+
+def model_environment(
+    model: type[FunctionSettings],
     config: StackConfig,
     *,
-    images_bucket: str,
     allow_private_networks: bool,
-    queue_urls: Mapping[str, str] | None = None,
-    egress_ips: str | None = None,
-    api_url: str | None = None,
+    resources: Mapping[str, str],
 ) -> dict[str, str]:
-    """The SHOTWIRE_* variables a function gets, from the stack config: the CDK app sets them on each
-    deployed function and the local stack sets them for its handlers, so both see the same settings.
-
-    `egress_ips` (comma-separated, "" when there are none) is given only to the function that publishes
-    them (the API); the others do not get the variable. `api_url` likewise goes only to the function that makes
-    download links outside a request (the dispatcher)."""
-    env = {
-        "SHOTWIRE_JOBS_TABLE": config.jobs_table,
-        "SHOTWIRE_KEYS_TABLE": config.keys_table,
-        "SHOTWIRE_IDEMPOTENCY_TABLE": config.idempotency_table,
-        "SHOTWIRE_IMAGES_BUCKET": images_bucket,
-        "SHOTWIRE_EVENT_BUS_NAME": config.event_bus,
-        "SHOTWIRE_ALLOW_PRIVATE_NETWORKS": "1" if allow_private_networks else "0",
-        "SHOTWIRE_WEBHOOK_RETRY_SCHEDULE": ",".join(str(wait) for wait in config.webhook_retry_schedule),
-        "SHOTWIRE_WEBHOOK_CONNECT_TIMEOUT_SECONDS": str(config.webhook_connect_timeout_seconds),
-        "SHOTWIRE_WEBHOOK_TIMEOUT_SECONDS": str(config.webhook_timeout_seconds),
-        "SHOTWIRE_WEBHOOK_MAX_IN_FLIGHT_PER_DESTINATION": str(config.webhook_max_in_flight_per_destination),
-        "SHOTWIRE_WEBHOOK_CIRCUIT_FAILURE_THRESHOLD": str(config.webhook_circuit_failure_threshold),
-        "SHOTWIRE_WEBHOOK_CIRCUIT_HOLD_SECONDS": str(config.webhook_circuit_hold_seconds),
-        "SHOTWIRE_DOWNLOAD_URL_TTL_SECONDS": str(config.download_url_ttl_seconds),
-        "SHOTWIRE_WEBHOOK_SECRET_OVERLAP_SECONDS": str(config.webhook_secret_overlap_seconds),
-        "SHOTWIRE_CAPTURE_TIMEOUT_MS": str(config.capture_job_timeout_ms),
-        "SHOTWIRE_CAPTURE_MAX_RECEIVE_COUNT": str(config.capture_max_receive_count),
-        # Jobs expire (DynamoDB TTL) together with their images (bucket lifecycle rule).
-        "SHOTWIRE_RETENTION_DAYS": str(config.image_retention_days),
-        "SHOTWIRE_CAPTURE_CONCURRENCY": str(config.capture_concurrency),
-        "SHOTWIRE_ALLOWED_HOSTS": ",".join(config.allowed_hosts),
-        "SHOTWIRE_DOWNLOAD_LINK_SECRET": config.download_link_secret,
-        **(queue_urls or {}),
-        **({"SHOTWIRE_EGRESS_IPS": egress_ips} if egress_ips is not None else {}),
-        **({"SHOTWIRE_API_URL": api_url} if api_url is not None else {}),
-    }
-    unknown = sorted(set(env) - set(ENV_VARS))
-    if unknown:
-        raise ValueError(f"not part of the settings contract (ENV_VARS): {unknown}")
-    # Refuse here (at synth, or when `make dev` starts) what every function would refuse at cold start.
-    # Resource names are left out: at synth they are CDK tokens, not values.
-    resources = {"SHOTWIRE_IMAGES_BUCKET", "SHOTWIRE_EGRESS_IPS", "SHOTWIRE_API_URL", *(queue_urls or {})}
-    Settings.from_env({name: value for name, value in env.items() if name not in resources})
-    return env
-
-
-# The functions of the stack, by their directory under functions/, and the queue URLs each one is given:
-# exactly the queues its code sends to or changes. The template and the local stack both build each
-# function's environment from this (function_environments), so a URL missing in AWS is missing locally too.
-FUNCTION_QUEUE_URLS: dict[str, tuple[str, ...]] = {
-    # Queues new jobs; `redeliver` queues a new delivery's first attempt on the retry queue.
-    "api": ("SHOTWIRE_CAPTURE_QUEUE_URL", "SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL"),
-    # Shortens a failed capture's redelivery (ChangeMessageVisibility) from 45 minutes to 30 s / 60 s.
-    "capture": ("SHOTWIRE_CAPTURE_QUEUE_URL",),
-    # Schedules retries and parks what it cannot deliver.
-    "dispatcher": ("SHOTWIRE_WEBHOOK_RETRY_QUEUE_URL", "SHOTWIRE_WEBHOOK_DLQ_URL"),
-}
-FUNCTIONS = tuple(FUNCTION_QUEUE_URLS)
-# Only the API publishes the static egress IPs (GET /v1/meta/egress-ips).
-EGRESS_IPS_FUNCTIONS = frozenset({"api"})
-# The API makes its links from the URL each request reached it by; the dispatcher, outside any request, from this.
-API_URL_FUNCTIONS = frozenset({"dispatcher"})
-SERVICE_PREFIX = "shotwire"
-METRICS_NAMESPACE = "Shotwire"
+    """The variables of `model`, from the stack config and `resources` (by variable: bucket, queue URLs, API URL,
+    egress IPs; CDK tokens at synth, moto's names locally). A resource the model needs and `resources` lacks is
+    a KeyError here, at synth or when `make dev` starts, not an empty value at run time. What the image sets
+    is left out."""
+    values: dict[str, object] = {}
+    passed: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        source = source_of(field, name)
+        if isinstance(source, FromStack):
+            values[name] = getattr(config, source.attribute)
+        elif source is Given.SWITCH:
+            values[name] = allow_private_networks
+        elif source in (Given.RESOURCE, Given.QUEUE):
+            passed[env_name(name)] = resources[env_name(name)]
+    # Refuse here what the function would refuse at cold start. Resources are left out: at synth they are
+    # CDK tokens, not values.
+    settings = model.model_validate(values)
+    return {**{env_name(name): _env_value(getattr(settings, name)) for name in values}, **passed}
 
 
 def powertools_environment(function: str) -> dict[str, str]:
-    """Each function logs, traces and counts under its own service name."""
+    """Each function logs and traces under its own service name (Powertools reads it from the environment)."""
     return {
         "POWERTOOLS_SERVICE_NAME": f"{SERVICE_PREFIX}-{function}",
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+
+
+def _resources(images_bucket: str, queue_urls: Mapping[str, str], egress_ips: str, api_url: str) -> dict[str, str]:
+    return {
+        env_name("images_bucket"): images_bucket,
+        env_name("egress_ips"): egress_ips,
+        env_name("api_url"): api_url,
+        **queue_urls,
     }
 
 
@@ -256,19 +300,15 @@ def environment_of(
     egress_ips: str,
     api_url: str,
 ) -> dict[str, str]:
-    """One function's environment: the SHOTWIRE_* settings and its Powertools names.
+    """One function's environment: the variables of its settings model, and its Powertools names.
 
-    `queue_urls` holds queue URLs by variable name (CDK tokens at synth, moto's URLs locally); the function
-    gets exactly its FUNCTION_QUEUE_URLS. A name it needs and `queue_urls` lacks is a KeyError here, at
-    synth or when `make dev` starts, not an empty URL at run time."""
+    `queue_urls` holds queue URLs by variable; the function gets exactly the ones its model names."""
     return {
-        **function_environment(
+        **model_environment(
+            SETTINGS_MODELS[function],
             config,
-            images_bucket=images_bucket,
             allow_private_networks=allow_private_networks,
-            queue_urls={name: queue_urls[name] for name in FUNCTION_QUEUE_URLS[function]},
-            egress_ips=egress_ips if function in EGRESS_IPS_FUNCTIONS else None,
-            api_url=api_url if function in API_URL_FUNCTIONS else None,
+            resources=_resources(images_bucket, queue_urls, egress_ips, api_url),
         ),
         **powertools_environment(function),
     }
@@ -283,7 +323,7 @@ def function_environments(
     egress_ips: str,
     api_url: str,
 ) -> dict[str, dict[str, str]]:
-    """Every function's environment, by function (see environment_of)."""
+    """Every function's environment, by function (see environment_of): the template's and the local stack's."""
     return {
         function: environment_of(
             function,
@@ -298,7 +338,56 @@ def function_environments(
     }
 
 
+def function_environment(
+    config: StackConfig,
+    *,
+    images_bucket: str,
+    allow_private_networks: bool,
+    queue_urls: Mapping[str, str] | None = None,
+    egress_ips: str = "",
+    api_url: str = "",
+) -> dict[str, str]:
+    """The variables of every function at once (`Settings`), for a process that runs several handlers (the
+    integration tests, the benches); resources not given are set empty, which reads as unset."""
+    queues = {name: (queue_urls or {}).get(name, "") for name in variables(Settings, Given.QUEUE)}
+    return model_environment(
+        Settings,
+        config,
+        allow_private_networks=allow_private_networks,
+        resources=_resources(images_bucket, queues, egress_ips, api_url),
+    )
+
+
+# The queue URLs each function is given, by function: exactly the queues its code sends to or changes.
+FUNCTION_QUEUE_URLS: dict[str, tuple[str, ...]] = {
+    function: variables(model, Given.QUEUE) for function, model in SETTINGS_MODELS.items()
+}
+_MODEL_BY_SERVICE = {
+    powertools_environment(function)["POWERTOOLS_SERVICE_NAME"]: m for function, m in SETTINGS_MODELS.items()
+}
+
+
+def settings_model(environ: Mapping[str, str] | None = None) -> type[FunctionSettings]:
+    """The model of the function this process runs, known by its service name (POWERTOOLS_SERVICE_NAME, which the
+    template and the local stack set on each function); `Settings` in a process that is no single function."""
+    env = os.environ if environ is None else environ
+    return _MODEL_BY_SERVICE.get(env.get("POWERTOOLS_SERVICE_NAME", ""), Settings)
+
+
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Settings for this process, validated once (at cold start in Lambda)."""
-    return Settings.from_env()
+def get_settings() -> FunctionSettings:
+    """This process's settings, validated once (at cold start in Lambda)."""
+    return settings_model().from_env()
+
+
+def narrow(settings: FunctionSettings, model: type[S]) -> S:
+    """`settings` as `model` (a function's model, or the part functions share); a function whose model is not
+    one fails here, naming both."""
+    if not isinstance(settings, model):
+        raise RuntimeError(f"this function's settings ({type(settings).__name__}) are not {model.__name__}")
+    return settings
+
+
+def settings_as(model: type[S]) -> S:
+    """This process's settings as `model` (see narrow)."""
+    return narrow(get_settings(), model)
