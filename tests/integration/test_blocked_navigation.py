@@ -19,7 +19,7 @@ from PIL import Image
 from devstack.options import find_chromium
 from shotwire_core.adapters.browser import BrowserEngine
 from shotwire_core.capture import run_capture
-from shotwire_core.models import CaptureMessage, ErrorCode, Job, JobStatus, ScreenshotRequest
+from shotwire_core.models import CaptureMessage, ErrorCode, Job, JobStatus, ScreenshotRequest, capture_options
 from tests.support import Site, closed_port
 from tests.unit.fakes import FakeBus, FakeImages, FakeJobs
 
@@ -62,7 +62,7 @@ def capture(engine: BrowserEngine, site: Site, *, extra_allowed: tuple[str, ...]
     """Submit-time validation as the API does it, then the capture function's logic with private networks
     blocked except for the page server itself."""
     request.setdefault("timeoutMs", 15_000)
-    options = ScreenshotRequest.model_validate(request).capture_options()
+    options = capture_options(ScreenshotRequest.model_validate(request))
     jobs, images = RecordingJobs(), FakeImages()
     jobs.create(
         Job(

@@ -13,7 +13,7 @@ from PIL import Image
 
 from devstack.options import find_chromium
 from shotwire_core.adapters.browser import BrowserEngine, CaptureError, CaptureResult
-from shotwire_core.models import ScreenshotRequest
+from shotwire_core.models import ScreenshotRequest, capture_options
 from tests.support import Site
 
 RED, GREEN, BLUE, BLACK, WHITE = (255, 0, 0), (0, 128, 0), (0, 0, 255), (0, 0, 0), (255, 255, 255)
@@ -32,7 +32,7 @@ def engine() -> Iterator[BrowserEngine]:
 def shoot(engine: BrowserEngine, **request: Any) -> CaptureResult:
     """Validate like the API does, then capture."""
     request.setdefault("timeoutMs", 15_000)
-    options = ScreenshotRequest.model_validate(request).capture_options()
+    options = capture_options(ScreenshotRequest.model_validate(request))
     return engine.capture(options, guard=None)
 
 

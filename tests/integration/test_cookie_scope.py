@@ -11,7 +11,7 @@ import pytest
 
 from devstack.options import find_chromium
 from shotwire_core.adapters.browser import BrowserEngine, CaptureResult
-from shotwire_core.models import ScreenshotRequest
+from shotwire_core.models import ScreenshotRequest, capture_options
 from tests.support import Site
 
 # Names under .test resolve to loopback, so a page can be on a named host with a subdomain beside it.
@@ -39,7 +39,7 @@ def deep_page(site: Site, host: str, *subresources: str) -> str:
 
 def shoot(engine: BrowserEngine, url: str, cookie: dict[str, Any]) -> CaptureResult:
     """Validate like the API does, then capture like the capture function (no egress guard on loopback)."""
-    options = ScreenshotRequest.model_validate({"url": url, "timeoutMs": 15_000, "cookies": [cookie]}).capture_options()
+    options = capture_options(ScreenshotRequest.model_validate({"url": url, "timeoutMs": 15_000, "cookies": [cookie]}))
     return engine.capture(options, guard=None)
 
 

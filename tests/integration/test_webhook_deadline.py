@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from shotwire_core.adapters.webhook_http import DeliveryResult, post_webhook
+from shotwire_core.adapters.webhook_http import post_webhook
+from shotwire_core.sending import DeliveryResult
 from shotwire_core.services import get_services
 from shotwire_core.settings import get_settings
 from tests.integration.conftest import Aws

@@ -1,4 +1,4 @@
-"""The SDK checks options with the server's limits: compared field by field so they cannot drift apart."""
+"""The SDK checks options with the server's limits: the contract's, imported rather than restated."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pydantic import ValidationError
 import shotwire
 from shotwire import _core
 from shotwire import models as sdk
+from shotwire_contract import limits
+from shotwire_contract.devices import DEVICES
 from shotwire_core import batches, jobs, web
-from shotwire_core.devices import DEVICES
 from shotwire_core.errors import problem_from_pydantic
 from shotwire_core.models import MAX_BATCH_ITEMS, ScreenshotRequest
 
@@ -68,22 +69,13 @@ def request_constraints(model: Any) -> dict[str, Any]:
     return constraints(schema, schema.get("$defs", {}))
 
 
-def test_the_options_model_has_the_servers_fields_types_and_limits() -> None:
-    server = request_constraints(ScreenshotRequest)
-    ours = request_constraints(sdk.ScreenshotOptions)
-    assert list(ours["properties"]) == list(server["properties"])  # same fields, same order (validators rely on it)
-    for name, rules in server["properties"].items():
-        assert ours["properties"][name] == rules, name
-    assert ours == server
-
-
-def test_the_sdks_constants_are_the_servers() -> None:
+def test_the_sdks_limits_are_the_contracts_objects_not_copies() -> None:
+    """`is`, not `==`: a constant restated in the SDK would be another object."""
+    assert sdk.MAX_BATCH_ITEMS is limits.MAX_BATCH_ITEMS is MAX_BATCH_ITEMS
+    assert sdk.MAX_WAIT_SECONDS is limits.MAX_WAIT_SECONDS is jobs.MAX_WAIT_SECONDS
+    assert sdk.CONTENT_TYPES is limits.CONTENT_TYPES
     assert tuple(DEVICES) == sdk.DEVICES
-    assert sdk.MAX_BATCH_ITEMS == MAX_BATCH_ITEMS
-    assert sdk.MAX_WAIT_SECONDS == jobs.MAX_WAIT_SECONDS
-    assert _core.MAX_BODY_BYTES == web.MAX_BODY_BYTES
-    assert sdk.FORBIDDEN_HEADERS == __import__("shotwire_core.models").models.FORBIDDEN_HEADERS
-    assert sdk.CONTENT_TYPES == __import__("shotwire_core.models").models.CONTENT_TYPES
+    assert _core.MAX_BODY_BYTES is limits.MAX_BODY_BYTES is web.MAX_BODY_BYTES
 
 
 # Requests the two models must judge alike: accepted, or refused naming the same fields and rules.

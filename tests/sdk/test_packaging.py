@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import tomllib
+from pathlib import Path
 
 import shotwire
 from tests.support import ROOT
@@ -13,9 +15,21 @@ from tests.support import ROOT
 SDK = ROOT / "sdk"
 
 
+CONTRACT = ROOT / "layers" / "shared" / "python" / "shotwire_contract"
+
+
+def sdk_only_path() -> str:
+    """A directory holding what the SDK's distribution holds (the `shotwire` package and the contract it
+    ships, sdk/pyproject.toml), and nothing of the server's code beside them."""
+    site = Path(tempfile.mkdtemp(prefix="sdk-only-"))
+    (site / "shotwire").symlink_to(SDK / "src" / "shotwire")
+    (site / "shotwire_contract").symlink_to(CONTRACT)
+    return str(site)
+
+
 def run_python(code: str) -> str:
     """`code` in a fresh interpreter that sees the SDK but not the server's code."""
-    env = {"PYTHONPATH": str(SDK / "src"), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": sdk_only_path(), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True, cwd="/"
     )
@@ -26,10 +40,12 @@ def test_the_project_declares_only_httpx_and_pydantic() -> None:
     project = tomllib.loads((SDK / "pyproject.toml").read_text())["project"]
     assert project["name"] == "shotwire" and project["version"] == shotwire.__version__ == "0.1.0"
     assert project["requires-python"] == ">=3.11"
-    assert project["dependencies"] == ["httpx>=0.27,<1", "pydantic>=2.7,<3"]
+    assert project["dependencies"] == ["httpx>=0.27,<1", "pydantic>=2.11,<3"]
     assert project["optional-dependencies"] == {"cli": ["typer>=0.12", "rich>=13"]}
     assert project["scripts"] == {"shotwire": "shotwire.cli:main"}
-    assert (SDK / "src" / "shotwire" / "py.typed").exists()
+    assert (SDK / "src" / "shotwire" / "py.typed").exists() and (CONTRACT / "py.typed").exists()
+    setuptools = tomllib.loads((SDK / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["package-dir"]["shotwire_contract"] == "../layers/shared/python/shotwire_contract"
 
 
 def test_the_sdk_imports_no_server_code_and_no_aws_or_browser_package() -> None:

@@ -15,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from shotwire_core.errors import problem_from_pydantic
-from shotwire_core.models import CaptureOptions, Job, ScreenshotRequest
+from shotwire_core.models import CaptureOptions, Job, ScreenshotRequest, capture_options
 
 URL = "https://example.com/"
 HTTP_CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)]
@@ -209,7 +209,7 @@ def test_accepted_cookies_reach_the_capture_options_unchanged() -> None:
     request = ScreenshotRequest.model_validate(
         {"url": URL, "cookies": [cookie(name="__Host-id", secure=True, sameSite="None", httpOnly=True)]}
     )
-    dumped = request.capture_options().model_dump(mode="json")["cookies"]
+    dumped = capture_options(request).model_dump(mode="json")["cookies"]
     assert dumped == [
         {
             "name": "__Host-id",

@@ -37,11 +37,12 @@ from shotwire.models import (
     Deliveries,
     Job,
     JobPage,
-    _http_url,
     _names,
     invalid,
     screenshot_body,
 )
+from shotwire_contract.limits import MAX_BODY_BYTES
+from shotwire_contract.requests import http_url
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -49,7 +50,6 @@ Flow = Generator[Step, Any, T]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 USER_AGENT = f"shotwire-python/{__version__} httpx/{httpx.__version__}"
-MAX_BODY_BYTES = 256 * 1024  # the API's request body limit
 POLL_FIRST_DELAY, POLL_MAX_DELAY = 0.5, 5.0
 _PLACEHOLDER_URL = "https://example.com/"  # lets the defaults of a batch be checked on their own, as the server does
 
@@ -289,7 +289,7 @@ class ClientCore:
 
     def send_test_webhook(self, url: str) -> Flow[dict[str, Any]]:
         try:
-            checked = _http_url(url, "url")
+            checked = http_url(url, "url")
         except ValueError as error:  # PydanticCustomError is a ValueError
             raise invalid([{"field": "url", "rule": getattr(error, "type", "url"), "message": str(error)}]) from None
         response = yield Call("POST", "/v1/webhooks/test", body={"url": checked})

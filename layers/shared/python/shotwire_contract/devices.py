@@ -6,6 +6,8 @@ screenshot users ask for most. The user agents are Chromium's, since Chromium re
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from pydantic import BaseModel, ConfigDict
 
 _CHROME = "Chrome/131.0.0.0"
@@ -24,7 +26,12 @@ class Device(BaseModel):
     user_agent: str
 
 
-DEVICES: dict[str, Device] = {
+# The preset names, as a type a request field (and a type checker) can use; DEVICES holds exactly these.
+DeviceName = Literal[
+    "desktop", "desktop-hd", "macbook-retina", "iphone-15", "iphone-se", "pixel-7", "galaxy-s9", "ipad", "ipad-pro"
+]
+
+DEVICES: dict[DeviceName, Device] = {
     "desktop": Device(
         width=1280,
         height=800,
@@ -104,3 +111,6 @@ DEVICES: dict[str, Device] = {
         "Version/17.0 Mobile/15E148 Safari/604.1",
     ),
 }
+
+if tuple(DEVICES) != get_args(DeviceName):
+    raise RuntimeError("DeviceName and DEVICES name different presets")

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from shotwire_core.adapters.webhook_http import DeliveryResult
 from shotwire_core.config import StackConfig
+from shotwire_core.sending import DeliveryResult
 
 _DEFAULTS = StackConfig()
 FAILURE_THRESHOLD = _DEFAULTS.webhook_circuit_failure_threshold

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-
-@dataclass
-class FieldProblem:
-    field: str
-    rule: str
-    message: str
+# Re-exported: the service raises and reports them as its own.
+from shotwire_contract.problems import FieldProblem as FieldProblem
+from shotwire_contract.problems import problem_from_pydantic as problem_from_pydantic
 
 
 @dataclass
@@ -50,28 +46,3 @@ class DownloadLinkError(Exception):
 
 class StaleJobError(Exception):
     """A conditional update lost: the job moved on (e.g. it is already terminal)."""
-
-
-def problem_from_pydantic(error: dict[str, Any], prefix: str = "") -> FieldProblem:
-    """One pydantic error as `{field, rule, message}`, the message reading "<field> must ...";
-    `prefix` places it inside a larger body (e.g. "items[3].")."""
-    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
-    rule = str(error.get("type", "invalid"))
-    if rule == "json_invalid":
-        detail = (error.get("ctx") or {}).get("error", "")
-        position = next((part for part in error.get("loc", ()) if isinstance(part, int)), None)
-        where = f" at character {position}" if position is not None else ""
-        return FieldProblem("body", rule, f"body is not valid JSON: {detail}{where}".replace(" at at ", " at "))
-    bare = ".".join(loc)
-    field = f"{prefix}{bare}".rstrip(".") if prefix else (bare or "body")
-    message = str(error.get("msg", "is invalid"))
-    if rule == "missing":
-        return FieldProblem(field, rule, f"{field} is required")
-    if rule == "extra_forbidden":
-        return FieldProblem(field, rule, f"{field} is not a known field")
-    if rule == "model_attributes_type":
-        return FieldProblem(field, rule, f"{field} must be a JSON object")
-    if bare and message.startswith(f"{bare} "):  # our own validators already name the field
-        return FieldProblem(field, rule, field + message[len(bare) :])
-    message = message.removeprefix("Input should be ").removeprefix("Value error, ")
-    return FieldProblem(field, rule, f"{field} must be {message}")

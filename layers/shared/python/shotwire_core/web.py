@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import O
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from shotwire_contract.limits import MAX_BODY_BYTES
 from shotwire_core.errors import (
     AuthenticationError,
     ConflictError,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 TENANT_CONTEXT_KEY = "tenant_id"
 # The largest request body the API reads; a batch of 1,000 full option objects fits well inside it.
-MAX_BODY_BYTES = 256 * 1024
 
 
 class ProblemModel(BaseModel):

@@ -18,7 +18,6 @@ import io
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +34,7 @@ from urllib3.exceptions import (
 )
 
 from shotwire_core.netguard import BlockedDestinationError, check_destination
+from shotwire_core.sending import DeliveryResult
 
 RESPONSE_EXCERPT_BYTES = 2048
 USER_AGENT = "shotwire-webhooks/1.0"
@@ -137,20 +137,6 @@ def _resolver(deadline: float) -> Any:
         return box["infos"]
 
     return lookup
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    status_code: int | None
-    error_class: str | None  # dns, connect, tls, timeout, ssrf_blocked, http_status
-    error: str | None
-    duration_ms: int
-    response_excerpt: str = ""
-    retry_after_seconds: int | None = None  # from a 429/503's Retry-After header
-
-    @property
-    def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> int | None:
