@@ -126,8 +126,9 @@ class WebhookDelivery(Construct):
             )
         )
 
-        # Jobs: read, record attempts, count batch members; destination health lives there too (#hosts).
-        allow_items(self.function, storage.jobs_table, "GetItem", "UpdateItem")
+        # Jobs: read, count batch members; open deliveries and store their attempts (items of their own,
+        # PutItem), record their status; destination health lives there too (#hosts).
+        allow_items(self.function, storage.jobs_table, "GetItem", "PutItem", "UpdateItem")
         # The tenant's webhook secrets, to sign.
         allow_items(self.function, storage.keys_table, "GetItem")
         # Webhooks link to images through the API (signed with the link secret), not to the bucket.

@@ -38,7 +38,7 @@ def main() -> int:
     elif fault == "mid-delivery":
         from shotwire_core.adapters.dynamo import JobTable
 
-        JobTable.record_webhook_attempt = _die  # type: ignore[method-assign]
+        JobTable.record_delivery_attempt = _die  # type: ignore[method-assign]
 
     sqs = boto3.client("sqs")
     messages = sqs.receive_message(

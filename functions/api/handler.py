@@ -13,6 +13,22 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shotwire_contract.answers import (
+    AcceptedBatch,
+    AcceptedCapture,
+    AcceptedJob,
+    Answer,
+    BatchAnswer,
+    CaptureAnswer,
+    DeliveriesAnswer,
+    EgressIps,
+    Health,
+    JobAnswer,
+    JobPage,
+    RedeliveryStarted,
+    SecretRotated,
+    WebhookTestAnswer,
+)
 from shotwire_core.batches import batch_view, get_batch, submit_batch
 from shotwire_core.binary_media import answers_bytes
 from shotwire_core.errors import JobNotFoundError
@@ -39,19 +55,8 @@ from shotwire_core.limits import captures_reserved, check_rate
 from shotwire_core.links import DOWNLOADS_PATH, REDIRECT_TTL_SECONDS, DownloadLinks, find_image, verify_link
 from shotwire_core.models import (
     CONTENT_TYPES,
-    AcceptedBatch,
-    AcceptedCapture,
-    AcceptedJob,
-    Answer,
-    BatchAnswer,
     BatchRequest,
-    CaptureAnswer,
     CaptureRequest,
-    DeliveriesAnswer,
-    EgressIps,
-    Health,
-    JobAnswer,
-    JobPage,
     JobStatus,
     ScreenshotRequest,
     SecretRotationRequest,
@@ -60,7 +65,7 @@ from shotwire_core.models import (
 )
 from shotwire_core.observability import logger, metrics, tracer
 from shotwire_core.services import get_services
-from shotwire_core.settings import get_settings
+from shotwire_core.settings import ApiSettings, settings_as
 from shotwire_core.signing import signature_headers
 from shotwire_core.web import ApiResolver, answers, install_edge, public_base_url, tenant_of
 from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
@@ -102,12 +107,12 @@ def links() -> DownloadLinks:
     return get_services().download_links(public_base_url(app.current_event))
 
 
-def accepted(body: dict[str, Any], location: str) -> Response[Any]:
+def accepted(body: Answer, location: str) -> Response[Any]:
     """202: the work is queued; `location` is where to watch it."""
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,
         content_type=content_types.APPLICATION_JSON,
-        body=body,
+        body=body.to_json(),
         headers={"Location": location},
     )
 
@@ -184,8 +189,8 @@ def openapi_document() -> Response[str]:
 
 
 @app.get("/health", tags=["service"], responses=answers({200: ("Up", Health)}))
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health() -> dict[str, Any]:
+    return Health(status="ok").to_json()
 
 
 # The addresses change only when the stack's egress setup does: caches may keep them an hour.
@@ -201,11 +206,11 @@ EGRESS_IPS_CACHE_CONTROL = "public, max-age=3600"
 def egress_ips() -> Response[dict[str, Any]]:
     """Public. With static egress deployed, every webhook is sent from one of `egressIps`: allow-list them on
     the receiver. `static` false (and no addresses): webhooks come from AWS addresses that change."""
-    ips = list(get_settings().egress_ips)
+    ips = list(settings_as(ApiSettings).egress_ips)
     return Response(
         status_code=HTTPStatus.OK.value,
         content_type=content_types.APPLICATION_JSON,
-        body={"egressIps": ips, "static": bool(ips)},
+        body=EgressIps(egress_ips=ips, static=bool(ips)).to_json(),
         headers={"Cache-Control": EGRESS_IPS_CACHE_CONTROL},
     )
 
@@ -259,7 +264,8 @@ def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool
             body=data,
             headers={**headers, "X-Job-Id": job_id},
         )
-    view = job_view(job, links(), services.settings.download_url_ttl_seconds)
+    ttl = services.settings_as(ApiSettings).download_url_ttl_seconds
+    view = job_view(job, links(), ttl, services.jobs.deliveries(tenant_of(app), job_id)).to_json()
     return Response(
         status_code=HTTPStatus.OK.value, content_type=content_types.APPLICATION_JSON, body=view, headers=headers
     )
@@ -276,7 +282,7 @@ def _accept_screenshot(request: ScreenshotRequest) -> Response[Any]:
             rules=services.submission_rules,
         )
     logger.set_correlation_id(job.job_id)  # from here on, this request's lines carry the job's id
-    body = {"jobId": job.job_id, "status": job.status.value, "createdAt": job.created_at}
+    body = AcceptedJob(job_id=job.job_id, status=job.status, created_at=job.created_at)
     return accepted(body, f"/v1/screenshots/{job.job_id}")
 
 
@@ -299,7 +305,7 @@ def _accept_capture(request: CaptureRequest) -> Response[Any]:
         )
     logger.set_correlation_id(job.job_id)
     return accepted(
-        {"status": "accepted", "capture_id": capture_id(job.job_id)}, f"/v1/capture/{capture_id(job.job_id)}"
+        AcceptedCapture(status="accepted", capture_id=capture_id(job.job_id)), f"/v1/capture/{capture_id(job.job_id)}"
     )
 
 
@@ -312,8 +318,8 @@ def read_capture(capture: str) -> dict[str, Any]:
         raise JobNotFoundError(capture[:64]) from error  # name what the caller asked for
     link = None
     if job.image_key and job.status is JobStatus.COMPLETED:
-        link = links().download_url(job.image_key, services.settings.download_url_ttl_seconds)
-    return capture_view(job, link)
+        link = links().download_url(job.image_key, services.settings_as(ApiSettings).download_url_ttl_seconds)
+    return capture_view(job, link).to_json()
 
 
 @app.post("/v1/batches", tags=["batches"], responses=answers({202: ("Queued", AcceptedBatch)}, 409, 413, 415, 422))
@@ -331,7 +337,7 @@ def _accept_batch(request: BatchRequest) -> Response[Any]:
             capture_queue=services.capture_queue,
             rules=services.submission_rules,
         )
-    body = {"batchId": record.job_id, "status": "processing", "jobIds": [job.job_id for job in members]}
+    body = AcceptedBatch(batch_id=record.job_id, status="processing", job_ids=[job.job_id for job in members])
     return accepted(body, f"/v1/batches/{record.job_id}")
 
 
@@ -342,7 +348,7 @@ def read_batch(batch_id: str) -> dict[str, Any]:
     record = get_batch(tenant_id, batch_id, services.jobs)
     low, high = record.batch_range or ["", ""]
     members = services.jobs.member_ids(tenant_id, record.job_id, (low, high))
-    return batch_view(record, services.jobs.statuses(tenant_id, members), members)
+    return batch_view(record, services.jobs.statuses(tenant_id, members), members).to_json()
 
 
 @app.get("/v1/screenshots", tags=["screenshots"], responses=answers({200: ("A page of jobs", JobPage)}, 422))
@@ -356,11 +362,11 @@ def list_screenshots(
         tenant_of(app),
         jobs=services.jobs,
         links=links(),
-        ttl_seconds=services.settings.download_url_ttl_seconds,
+        ttl_seconds=services.settings_as(ApiSettings).download_url_ttl_seconds,
         limit=limit,
         cursor=cursor,
         status=status,
-    )
+    ).to_json()
 
 
 @app.delete("/v1/screenshots/<job_id>", tags=["screenshots"], responses=answers({204: ("Deleted", None)}, 404, 409))
@@ -374,7 +380,8 @@ def delete_screenshot(job_id: str) -> Response[None]:
 def read_screenshot(job_id: str) -> dict[str, Any]:
     services = get_services()
     job = get_job(tenant_of(app), job_id, services.jobs)
-    return job_view(job, links(), services.settings.download_url_ttl_seconds)
+    ttl = services.settings_as(ApiSettings).download_url_ttl_seconds
+    return job_view(job, links(), ttl, services.jobs.deliveries(job.tenant_id, job.job_id)).to_json()
 
 
 @app.get(
@@ -413,13 +420,15 @@ def download_image(
     responses=answers({200: ("Every delivery and attempt", DeliveriesAnswer)}, 404),
 )
 def read_deliveries(job_id: str) -> dict[str, Any]:
-    return delivery_view(get_job(tenant_of(app), job_id, get_services().jobs))
+    jobs = get_services().jobs
+    job = get_job(tenant_of(app), job_id, jobs)
+    return delivery_view(job, jobs.deliveries(job.tenant_id, job.job_id)).to_json()
 
 
 @app.post(
     "/v1/screenshots/<job_id>/redeliver",
     tags=["webhooks"],
-    responses=answers({202: ("A new delivery started", Answer)}, 404, 409),
+    responses=answers({202: ("A new delivery started", RedeliveryStarted)}, 404, 409),
 )
 def redeliver_webhook(job_id: str) -> Response[Any]:
     return once_per_idempotency_key(f"screenshots.redeliver {job_id}", lambda: _start_redelivery(job_id))
@@ -432,7 +441,7 @@ def _start_redelivery(job_id: str) -> Response[Any]:
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,
         content_type=content_types.APPLICATION_JSON,
-        body=started,
+        body=started.to_json(),
         headers={"Location": f"/v1/screenshots/{job_id}/deliveries"},
     )
 
@@ -440,7 +449,7 @@ def _start_redelivery(job_id: str) -> Response[Any]:
 @app.post(
     "/v1/webhooks/test",
     tags=["webhooks"],
-    responses=answers({200: ("What the receiver answered", Answer)}, 413, 415, 422),
+    responses=answers({200: ("What the receiver answered", WebhookTestAnswer)}, 413, 415, 422),
 )
 def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, Any]:
     services = get_services()
@@ -453,22 +462,24 @@ def test_webhook(request: Annotated[WebhookTestRequest, Body()]) -> dict[str, An
         holds=services.hosts,
         send=services.send_webhook,
         sign=signature_headers,
-    )
+    ).to_json()
 
 
 @app.post(
     "/v1/webhooks/secret/rotate",
     tags=["webhooks"],
-    responses=answers({200: ("The new secret (shown once)", Answer)}, 409, 413, 415, 422),
+    responses=answers({200: ("The new secret (shown once)", SecretRotated)}, 409, 413, 415, 422),
 )
 def rotate_secret(request: Annotated[SecretRotationRequest, Body()] = SecretRotationRequest()) -> dict[str, Any]:  # noqa: B008
     services = get_services()
     overlap = request.overlap_seconds
+    if overlap is None:
+        overlap = services.settings_as(ApiSettings).webhook_secret_overlap_seconds
     return rotate_webhook_secret(
         tenant_of(app),
         tenants=services.keys,
-        overlap_seconds=services.settings.webhook_secret_overlap_seconds if overlap is None else overlap,
-    )
+        overlap_seconds=overlap,
+    ).to_json()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -13,10 +13,11 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shotwire_core.batches import settle_member
-from shotwire_core.delivery import deliver, handle_retry
-from shotwire_core.models import JobStatus, OutcomeDetail, RetryMessage, WebhookStatus
+from shotwire_core.delivery import deliver, handle_retry, open_delivery
+from shotwire_core.models import DeliveryRecord, JobStatus, OutcomeDetail, RetryMessage, WebhookStatus
 from shotwire_core.observability import correlate, logger, metrics, tracer
 from shotwire_core.services import get_services
+from shotwire_core.settings import DispatcherSettings
 from shotwire_core.signing import signature_headers
 
 
@@ -24,7 +25,9 @@ class OutcomeEvent(EventBridgeModel):
     detail: OutcomeDetail
 
 
-def deliver_attempt(tenant_id: str, job_id: str, attempt: int, delivery: int = 1) -> WebhookStatus | None:
+def deliver_attempt(
+    tenant_id: str, job_id: str, attempt: int, delivery: int = 1, opened: DeliveryRecord | None = None
+) -> WebhookStatus | None:
     services = get_services()
     correlate(job_id)
     return deliver(
@@ -38,12 +41,20 @@ def deliver_attempt(tenant_id: str, job_id: str, attempt: int, delivery: int = 1
         dead_letters=services.webhook_dlq,
         send=services.send_webhook,
         sign=signature_headers,
-        retry_schedule=services.settings.webhook_retry_schedule,
-        link_ttl_seconds=services.settings.download_url_ttl_seconds,
+        retry_schedule=services.settings_as(DispatcherSettings).webhook_retry_schedule,
+        link_ttl_seconds=services.settings_as(DispatcherSettings).download_url_ttl_seconds,
         delivery=delivery,
         hosts=services.hosts,
         rule=services.destination_rule,
+        opened=opened,
     )
+
+
+def deliver_first_attempt(tenant_id: str, subject_id: str) -> WebhookStatus | None:
+    """Open the finished job's (or batch's) current delivery, then make its first attempt: both once, however
+    many times its outcome event arrives."""
+    record = open_delivery(tenant_id, subject_id, jobs=get_services().jobs)
+    return None if record is None else deliver_attempt(tenant_id, subject_id, 1, record.number, record)
 
 
 @tracer.capture_method
@@ -70,7 +81,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         )
     outcome = parse(event=event, model=OutcomeEvent)  # the bus rule: first attempt
     detail = outcome.detail
-    deliver_attempt(detail.tenant_id, detail.job_id, 1, 1)
+    deliver_first_attempt(detail.tenant_id, detail.job_id)
     if detail.batch_id is not None:
         settle_member(
             detail.tenant_id,
@@ -78,6 +89,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             detail.batch_id,
             detail.status is JobStatus.COMPLETED,
             jobs=get_services().jobs,
-            deliver_batch_webhook=lambda tenant, batch: deliver_attempt(tenant, batch, 1, 1),
+            deliver_batch_webhook=deliver_first_attempt,
         )
     return None

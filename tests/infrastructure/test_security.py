@@ -170,7 +170,7 @@ def expected_permissions(template: Template, config: StackConfig) -> dict[str, d
         },
         "dispatcher": {
             **own_logs("dispatcher"),
-            table[config.jobs_table]: items("GetItem", "UpdateItem"),
+            table[config.jobs_table]: items("GetItem", "PutItem", "UpdateItem"),
             table[config.keys_table]: items("GetItem"),
             queue[config.webhook_retry_queue]: SEND | CONSUME,
             queue[config.webhook_dlq]: SEND,

@@ -20,7 +20,7 @@ from aws_cdk.assertions import Template
 
 from infra.storage import Storage
 from shotwire_core.config import StackConfig
-from shotwire_core.models import Job
+from shotwire_core.models import DeliveryRecord, Job
 from tests.support import provisioned_moto
 
 Properties = dict[str, Any]
@@ -107,13 +107,16 @@ def local_jobs_table(config: StackConfig, monkeypatch: pytest.MonkeyPatch) -> It
         yield config.jobs_table
 
 
-def test_delivery_records_live_on_job_items_under_the_jobs_table_ttl(template: Template, config: StackConfig) -> None:
+def test_deliveries_carry_their_jobs_expiry_under_the_table_ttl(
+    template: Template, config: StackConfig
+) -> None:
     ttl = jobs_table(template, config)["TimeToLiveSpecification"]
     assert ttl["Enabled"] is True
-    # A job's webhook deliveries (attempts, and those a redelivery superseded) are attributes of the job item,
-    # so they go when the job's expiry attribute, the one the table's TTL reads, comes due.
+    # A job's webhook deliveries (and their attempts) are items of their own beside the job; each carries the
+    # job's expiry in the attribute the table's TTL reads, so they go when the job does.
     assert Job.model_fields["expires_at"].alias == ttl["AttributeName"]
-    assert {"webhook_attempts", "past_deliveries", "expires_at"} <= set(Job.model_fields)
+    assert DeliveryRecord.model_fields["expires_at"].alias == ttl["AttributeName"]
+    assert not {"webhook_attempts", "past_deliveries"} & set(Job.model_fields)  # a job no longer grows with them
 
 
 def test_destination_health_records_carry_the_jobs_table_ttl_attribute(

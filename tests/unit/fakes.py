@@ -7,12 +7,25 @@ from typing import Any
 
 from shotwire_core.adapters.browser import CaptureResult, DestinationGuard
 from shotwire_core.errors import StaleJobError
-from shotwire_core.models import CaptureOptions, ErrorCode, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
+from shotwire_core.models import (
+    CaptureOptions,
+    DeliveryHistory,
+    DeliveryRecord,
+    ErrorCode,
+    Job,
+    JobStatus,
+    Tenant,
+    WebhookAttempt,
+    WebhookStatus,
+    delivery_key,
+)
 
 
 @dataclass
 class FakeJobs:
     items: dict[tuple[str, str], Job] = field(default_factory=dict)
+    delivery_records: dict[tuple[str, str], DeliveryRecord] = field(default_factory=dict)
+    attempts: dict[tuple[str, str], list[WebhookAttempt]] = field(default_factory=dict)
 
     def create(self, job: Job) -> None:
         self.items[(job.tenant_id, job.job_id)] = job
@@ -50,19 +63,39 @@ class FakeJobs:
             error_code=ErrorCode(code),
         )
 
-    def record_webhook_attempt(
-        self,
-        tenant_id: str,
-        job_id: str,
-        attempt: WebhookAttempt,
-        status: WebhookStatus,
-        now: str,
-        delivery: int = 1,
-    ) -> Job:
-        job = self.items[(tenant_id, job_id)]
-        if job.delivery_number != delivery:
-            raise StaleJobError(f"job {job_id} was not in the expected state")
-        return self._set(tenant_id, job_id, webhook_status=status, webhook_attempts=[*job.webhook_attempts, attempt])
+    # --- deliveries, as records of their own (adapters/dynamo.py) -----------------------------------------
+
+    def open_delivery(self, record: DeliveryRecord) -> DeliveryRecord:
+        return self.delivery_records.setdefault((record.tenant_id, record.key), record)
+
+    def get_delivery(self, tenant_id: str, subject_id: str, number: int) -> DeliveryRecord | None:
+        return self.delivery_records.get((tenant_id, delivery_key(subject_id, number)))
+
+    def deliveries(self, tenant_id: str, subject_id: str) -> DeliveryHistory:
+        prefix = delivery_key(subject_id, 0)[:-4]
+        return [
+            (record, list(self.attempts.get((tenant, key), [])))
+            for (tenant, key), record in sorted(self.delivery_records.items())
+            if tenant == tenant_id and key.startswith(prefix)
+        ]
+
+    def record_delivery_attempt(
+        self, record: DeliveryRecord, attempt: WebhookAttempt, status: WebhookStatus, now: str
+    ) -> None:
+        stored = self.delivery_records[(record.tenant_id, record.key)]
+        if stored.superseded or stored.attempt_count != record.attempt_count:
+            raise StaleJobError(f"delivery {record.webhook_id} moved on")
+        self.delivery_records[(record.tenant_id, record.key)] = stored.model_copy(
+            update={"status": status, "attempt_count": stored.attempt_count + 1, "updated_at": now}
+        )
+        self.attempts.setdefault((record.tenant_id, record.key), []).append(attempt)
+        job = self.items.get((record.tenant_id, record.subject_id))
+        if job is not None and job.delivery_number == record.number:
+            self._set(record.tenant_id, record.subject_id, webhook_status=status)
+
+    def attempts_of(self, tenant_id: str, subject_id: str, number: int = 1) -> list[WebhookAttempt]:
+        """The attempts of one delivery (a test's view)."""
+        return self.attempts.get((tenant_id, delivery_key(subject_id, number)), [])
 
 
 @dataclass

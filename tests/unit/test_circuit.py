@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from shotwire_core.adapters.webhook_http import DeliveryResult
 from shotwire_core.circuit import (
     FAILURE_THRESHOLD,
     FIRST_HOLD_SECONDS,
@@ -24,6 +23,7 @@ from shotwire_core.circuit import (
 )
 from shotwire_core.held_calls import held_call
 from shotwire_core.models import WebhookStatus
+from shotwire_core.sending import DeliveryResult
 from tests.unit.test_delivery import FAIL, OK, Harness, _job
 
 DOWN = DeliveryResult(None, "connect", "could not connect", 2)
@@ -114,8 +114,7 @@ def test_a_held_delivery_keeps_its_attempt_and_is_requeued_for_the_end_of_the_ho
     assert status is WebhookStatus.RETRYING and harness.requests == []  # nothing sent
     ((body, delay),) = harness.retries.sent
     assert body["attempt"] == 3 and body["dueAt"] == 1_000_600.0 and delay == 600
-    job = harness.jobs.get("t1", "job_1")
-    assert job is not None and job.webhook_attempts == []  # no attempt spent
+    assert harness.jobs.attempts_of("t1", "job_1") == []  # no attempt spent
 
 
 def test_deliveries_record_the_destination_health() -> None:
@@ -172,8 +171,7 @@ def test_a_delivery_at_the_in_flight_limit_is_held_briefly_without_spending_its_
     assert status is WebhookStatus.RETRYING and harness.requests == []
     ((body, delay),) = harness.retries.sent
     assert body["attempt"] == 2 and 1 <= delay <= 3
-    job = harness.jobs.get("t1", "job_1")
-    assert job is not None and job.webhook_attempts == []
+    assert harness.jobs.attempts_of("t1", "job_1") == []
 
 
 def test_the_slot_is_given_back_after_the_attempt_even_when_sending_raises() -> None:

@@ -6,10 +6,21 @@ from collections.abc import Callable
 
 import pytest
 
-from shotwire_core.adapters.webhook_http import DeliveryResult, parse_retry_after
+from shotwire_core.adapters.webhook_http import parse_retry_after
 from shotwire_core.circuit import DestinationRule, HostStates
-from shotwire_core.delivery import MAX_RETRY_AFTER_SECONDS, deliver, handle_retry, jittered
+from shotwire_core.delivery import (
+    MAX_RETRY_AFTER_SECONDS,
+    Prepared,
+    deliver,
+    handle_retry,
+    jittered,
+    judge,
+    open_delivery,
+    prepare,
+    signed_body,
+)
 from shotwire_core.models import CaptureOptions, Job, JobStatus, RetryMessage, Tenant, WebhookStatus
+from shotwire_core.sending import DeliveryResult
 from shotwire_core.signing import generate_webhook_secret, signature_headers
 from tests.unit.fakes import FakeImages, FakeJobs, FakeQueue, FakeTenants
 
@@ -37,6 +48,7 @@ class Harness:
     def __init__(self, job: Job, answers: list[DeliveryResult], schedule: tuple[int, ...] = (5, 300, 3600)) -> None:
         self.jobs = FakeJobs()
         self.jobs.create(job)
+        open_delivery(job.tenant_id, job.job_id, jobs=self.jobs)  # as the dispatcher does on the outcome event
         self.retries = FakeQueue()
         self.dlq = FakeQueue()
         self.answers = answers
@@ -79,8 +91,9 @@ FAIL = DeliveryResult(500, "http_status", "receiver answered HTTP 500", 3)
 def test_success_is_recorded_and_nothing_is_scheduled() -> None:
     harness = Harness(_job(), [OK])
     assert harness.attempt(1) is WebhookStatus.DELIVERED
+    assert [a.status_code for a in harness.jobs.attempts_of("t1", "job_1")] == [200]
     job = harness.jobs.get("t1", "job_1")
-    assert job is not None and [a.status_code for a in job.webhook_attempts] == [200]
+    assert job is not None and job.webhook_status is WebhookStatus.DELIVERED
     assert harness.retries.sent == [] and harness.dlq.sent == []
     _, body, headers = harness.requests[0]
     assert b'"width":800,"height":1900' in body  # the image's real size
@@ -138,8 +151,7 @@ def test_blocked_destination_is_not_retried() -> None:
     harness = Harness(_job(), [DeliveryResult(None, "ssrf_blocked", "address 10.0.0.1 is private", 0)])
     assert harness.attempt(1) is WebhookStatus.FAILED
     assert harness.retries.sent == [] and harness.dlq.sent == []  # a redrive would be refused again
-    job = harness.jobs.get("t1", "job_1")
-    assert job is not None and job.webhook_attempts[0].error_class == "ssrf_blocked"
+    assert harness.jobs.attempts_of("t1", "job_1")[0].error_class == "ssrf_blocked"
 
 
 def test_a_duplicate_event_after_delivery_sends_nothing() -> None:
@@ -171,10 +183,8 @@ def test_every_attempt_records_its_class_the_response_and_when_the_next_comes() 
     answer = DeliveryResult(500, "http_status", "receiver answered HTTP 500", 12, "database is down")
     harness = Harness(_job(), [answer])
     harness.attempt(1)
-    job = harness.jobs.get("t1", "job_1")
-    assert job is not None
-    (record,) = job.webhook_attempts
-    dumped = record.model_dump()
+    (record,) = harness.jobs.attempts_of("t1", "job_1")
+    dumped = record.to_json()
     assert dumped["errorClass"] == "http_status" and dumped["responseBody"] == "database is down"
     assert dumped["statusCode"] == 500 and dumped["durationMs"] == 12
     assert dumped["at"] == "1970-01-12T13:46:40.000Z" and dumped["nextAttemptAt"] == "1970-01-12T13:46:45.000Z"
@@ -184,8 +194,7 @@ def test_gone_stops_retrying_and_says_why() -> None:
     harness = Harness(_job(), [DeliveryResult(410, "http_status", "receiver answered HTTP 410", 3)])
     assert harness.attempt(1) is WebhookStatus.FAILED
     assert harness.retries.sent == [] and harness.dlq.sent == []
-    job = harness.jobs.get("t1", "job_1")
-    assert job is not None and "410 Gone" in (job.webhook_attempts[0].error or "")
+    assert "410 Gone" in (harness.jobs.attempts_of("t1", "job_1")[0].error or "")
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -225,3 +234,49 @@ def test_a_superseded_delivery_sends_nothing_more() -> None:
     harness = Harness(_job().model_copy(update={"delivery_number": 2}), [OK])
     assert harness.attempt(1) is None  # attempt 1 of delivery 1: a redelivery replaced it
     assert harness.requests == [] and harness.retries.sent == []
+
+
+def test_a_duplicate_outcome_event_after_a_failed_first_attempt_sends_nothing() -> None:
+    harness = Harness(_job(), [FAIL, OK])
+    assert harness.attempt(1) is WebhookStatus.RETRYING
+    assert harness.attempt(1) is WebhookStatus.RETRYING  # the event again: its first attempt was made
+    assert len(harness.requests) == 1 and len(harness.retries.sent) == 1
+    assert harness.attempt(2) is WebhookStatus.DELIVERED
+
+
+def test_a_delivery_is_a_record_with_its_body_and_a_link_signed_at_each_attempt() -> None:
+    harness = Harness(_job(), [FAIL, OK])
+    ((key, record),) = harness.jobs.delivery_records.items()
+    assert key == ("t1", "dlv#job_1#0001") and record.webhook_id == "msg_1" and record.link_field == "screenshotUrl"
+    assert record.payload.startswith('{"jobId":"job_1","status":"completed","screenshotUrl":""')
+    harness.attempt(1)
+    harness.now += 5
+    harness.attempt(2)
+    first, second = (body for _, body, _ in harness.requests)
+    assert b'"screenshotUrl":"https://images.test/t1/job_1.png?ttl=3600","url":' in second
+    assert first == second  # the same body each time; only the link is signed again
+    job = harness.jobs.get("t1", "job_1")
+    assert job is not None and "webhook_attempts" not in type(job).model_fields  # the job does not grow
+
+
+def test_each_stage_alone() -> None:
+    harness = Harness(_job(), [])
+    prepared = prepare(
+        "t1",
+        "job_1",
+        1,
+        1,
+        jobs=harness.jobs,
+        tenants=FakeTenants({"t1": Tenant(tenant_id="t1", name="t", webhook_secret=SECRET)}),
+        retry_queue=harness.retries,
+        clock=lambda: harness.now,
+        jitter=harness.jitter,
+        hosts=None,
+        rule=harness.rule,
+    )
+    assert isinstance(prepared, Prepared) and prepared.target == "hooks.test:443"
+    assert b"https://images.test/" in signed_body(prepared.record, FakeImages(), 60)
+    status, recorded, wait = judge(FAIL, 3, harness.now, (5, 300, 3600), harness.jitter)
+    assert (status, recorded.attempt, wait) == (WebhookStatus.RETRYING, 3, 3600)
+    status, recorded, wait = judge(FAIL, 4, harness.now, (5, 300, 3600), harness.jitter)
+    assert (status, wait) == (WebhookStatus.FAILED, None) and recorded.status_code == 500

@@ -18,8 +18,7 @@ from shotwire_core.adapters.dynamo import JobTable
 from shotwire_core.adapters.messaging import EventBus
 from shotwire_core.capture import outcome_event
 from shotwire_core.config import StackConfig, load_stack_config
-from shotwire_core.errors import StaleJobError
-from shotwire_core.models import CaptureOptions, Job, JobStatus, WebhookStatus
+from shotwire_core.models import CaptureOptions, DeliveryRecord, Job, JobStatus, WebhookStatus
 from shotwire_core.redrive import lambda_failure, list_parked, parked_delivery, redrive
 from tests.support import provisioned_moto
 
@@ -46,13 +45,22 @@ class FakeDlq:
 
 
 class FakeJobs:
+    """Jobs whose current delivery was opened and parked (`reopenable`); any other job is gone."""
+
     def __init__(self, reopenable: set[str]) -> None:
         self.reopenable = reopenable
 
-    def reopen_webhook(self, tenant_id: str, job_id: str, now: str) -> Job:
-        if job_id not in self.reopenable:
-            raise StaleJobError(f"job {job_id} was not in the expected state")
-        return SimpleNamespace(delivery_number=1)  # type: ignore[return-value]
+    def get(self, tenant_id: str, job_id: str) -> Job | None:
+        return SimpleNamespace(delivery_number=1) if job_id in self.reopenable else None  # type: ignore[return-value]
+
+    def get_delivery(self, tenant_id: str, subject_id: str, number: int) -> DeliveryRecord | None:
+        return SimpleNamespace(number=number)  # type: ignore[return-value]
+
+    def open_delivery(self, record: DeliveryRecord) -> DeliveryRecord:
+        raise AssertionError("every delivery here was opened")
+
+    def reopen_delivery(self, tenant_id: str, subject_id: str, number: int, now: str) -> DeliveryRecord:
+        return SimpleNamespace(number=number)  # type: ignore[return-value]
 
 
 class Sent:
@@ -82,7 +90,7 @@ def test_redrive_queues_a_fresh_attempt_and_removes_only_what_it_redrove() -> No
     assert report.redriven == ["job_a", "job_b", "job_c"]
     assert [why for _, why in report.skipped] == [
         "names no job",
-        "job_gone: job job_gone was not in the expected state",
+        "job_gone: the job is gone (expired or deleted)",
     ]
     assert retries.sent == [
         {"tenantId": "t", "jobId": job, "attempt": 1, "dueAt": 50.0, "delivery": 1}
@@ -228,8 +236,9 @@ def test_dlq_commands_redrive_the_aws_record_and_the_local_bare_event(
         ("tenant-a", "job_local", 1, 1),
     ]
     for job_id in ("job_aws", "job_local"):
-        job = stack.jobs.get("tenant-a", job_id)
-        assert job is not None and job.webhook_status is WebhookStatus.RETRYING
+        # The dispatcher never opened their deliveries: the redrive did, each waiting for its first attempt.
+        delivery = stack.jobs.get_delivery("tenant-a", job_id, 1)
+        assert delivery is not None and delivery.status is WebhookStatus.PENDING and delivery.attempt_count == 0
     # And only the record naming an expired job is left, visible for the next look
     (left,) = bodies(dlq)
     assert parked_delivery(left) == ("t", "job_gone")

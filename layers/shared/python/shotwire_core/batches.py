@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from shotwire_contract.answers import BatchAnswer, BatchMember, WebhookInfo
 from shotwire_core.clock import iso, now_iso, utc_now
 from shotwire_core.errors import FieldProblem, InvalidRequestError, JobNotFoundError, problem_from_pydantic
 from shotwire_core.ids import new_job_id
@@ -158,27 +159,22 @@ def submit_batch(
     return record, members
 
 
-def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> dict[str, Any]:
+def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> BatchAnswer:
     """`GET /v1/batches/{id}`: counts by status and each job's status."""
     member_statuses = [(job_id, statuses.get(job_id, JobStatus.QUEUED.value)) for job_id in member_ids]
     counts = {status.value: 0 for status in JobStatus}
     for _, status in member_statuses:
         counts[status] += 1
-    view: dict[str, Any] = {
-        "batchId": record.job_id,
-        "status": "completed" if record.status is JobStatus.COMPLETED else "processing",
-        "total": record.batch_total,
-        "counts": counts,
-        "createdAt": record.created_at,
-        "completedAt": record.completed_at,
-        "jobs": [{"jobId": job_id, "status": status} for job_id, status in member_statuses],
-    }
-    if record.webhook_url:
-        view["webhook"] = {
-            "url": record.webhook_url,
-            "status": record.webhook_status.value if record.webhook_status else None,
-        }
-    return {key: value for key, value in view.items() if value is not None}
+    return BatchAnswer(
+        batch_id=record.job_id,
+        status="completed" if record.status is JobStatus.COMPLETED else "processing",
+        total=record.batch_total or len(member_ids),
+        counts=counts,
+        created_at=record.created_at,
+        completed_at=record.completed_at,
+        jobs=[BatchMember(job_id=job_id, status=JobStatus(status)) for job_id, status in member_statuses],
+        webhook=WebhookInfo(url=record.webhook_url, status=record.webhook_status) if record.webhook_url else None,
+    )
 
 
 def get_batch(tenant_id: str, batch_id: str, jobs: BatchStore) -> Job:
@@ -206,8 +202,9 @@ def settle_member(
     counts = {"completed": progress.completed, "failed": progress.failed}
     completed_now = jobs.finish_batch(tenant_id, batch_id, now(), counts)
     record = jobs.get(tenant_id, batch_id)
-    # Also when another event completed it but died before its first attempt: deliveries share a webhook-id.
-    if record is not None and record.webhook_url and not record.webhook_attempts:
+    # Also when another event completed it but died before its first attempt: the delivery is opened once and
+    # its first attempt made once, however many events get here.
+    if record is not None and record.webhook_url and record.status.is_terminal:
         deliver_batch_webhook(tenant_id, batch_id)
     if completed_now:
         metrics.add_metric(name="BatchesCompleted", unit="Count", value=1)

@@ -11,6 +11,15 @@ from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from shotwire_contract.answers import (
+    CaptureAnswer,
+    DeliveriesAnswer,
+    Delivery,
+    JobAnswer,
+    JobPage,
+    WebhookInfo,
+)
+from shotwire_contract.limits import MAX_WAIT_SECONDS
 from shotwire_core.clock import iso, utc_now
 from shotwire_core.errors import (
     AuthenticationError,
@@ -23,12 +32,14 @@ from shotwire_core.ids import hash_api_key, is_job_id, new_job_id, webhook_messa
 from shotwire_core.models import (
     FILE_EXTENSIONS,
     CaptureMessage,
+    DeliveryHistory,
     ErrorCode,
     Job,
     JobFace,
     JobStatus,
     ScreenshotRequest,
     WebhookStatus,
+    capture_options,
 )
 from shotwire_core.netguard import BlockedDestinationError, check_submitted_url
 from shotwire_core.observability import logger, metrics
@@ -81,7 +92,6 @@ class ImageRemover(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-MAX_WAIT_SECONDS = 25  # fits inside API Gateway's 29 s integration timeout with room to answer
 WAIT_POLL_SECONDS = 0.2
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.IGNORECASE)
 
@@ -142,14 +152,14 @@ def list_jobs(
     limit: int,
     cursor: str | None = None,
     status: JobStatus | None = None,
-) -> dict[str, Any]:
+) -> JobPage:
     """`GET /v1/screenshots`: the tenant's jobs newest first, a page at a time."""
     before = decode_cursor(cursor) if cursor else None
     found, more = jobs.list_recent(tenant_id, limit, before, status.value if status else None)
-    return {
-        "data": [job_view(job, links, ttl_seconds) for job in found],
-        "nextCursor": encode_cursor(found[-1].job_id) if more and found else None,
-    }
+    return JobPage(
+        data=[job_view(job, links, ttl_seconds, None) for job in found],
+        next_cursor=encode_cursor(found[-1].job_id) if more and found else None,
+    )
 
 
 def delete_job(tenant_id: str, job_id: str, *, jobs: JobRemover, images: ImageRemover) -> None:
@@ -282,7 +292,7 @@ def queued_job(
         tenant_id=tenant_id,
         job_id=job_id or new_job_id(int(now.timestamp() * 1000)),
         status=JobStatus.QUEUED,
-        options=request.capture_options(rules.default_timeout_ms),
+        options=capture_options(request, rules.default_timeout_ms),
         webhook_url=request.webhook_url,
         metadata=request.metadata,
         external_id=request.external_id,
@@ -320,11 +330,12 @@ def _result_metadata(job: Job) -> dict[str, Any]:
     return {key: value for key, value in metadata.items() if value is not None}
 
 
-def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
-    """The job as the API returns it; a completed job gets a freshly signed download link each time."""
+def job_view(job: Job, links: LinkSigner, ttl_seconds: int, deliveries: DeliveryHistory | None) -> JobAnswer:
+    """The job as the API returns it; a completed job gets a freshly signed download link each time. With its
+    `deliveries` (GET of one job), its webhook shows the current delivery's attempts; a list leaves them out."""
     view: dict[str, Any] = {
         "jobId": job.job_id,
-        "status": job.status.value,
+        "status": job.status,
         "url": job.options.url,
         "width": job.result_width,
         "height": job.result_height,
@@ -344,20 +355,20 @@ def job_view(job: Job, links: LinkSigner, ttl_seconds: int) -> dict[str, Any]:
         view.update(_result_metadata(job))
     if job.status is JobStatus.FAILED:
         view["error"] = job.error
-        view["errorCode"] = (job.error_code or ErrorCode.INTERNAL_ERROR).value
+        view["errorCode"] = job.error_code or ErrorCode.INTERNAL_ERROR
     if job.webhook_url:
-        view["webhook"] = {
-            "url": job.webhook_url,
-            "status": job.webhook_status.value if job.webhook_status else None,
-            "attempts": [attempt.model_dump(mode="json", exclude_none=True) for attempt in job.webhook_attempts],
-        }
-    return {key: value for key, value in view.items() if value is not None}
+        attempts = None
+        if deliveries is not None:
+            current = [tried for record, tried in deliveries if record.number == job.delivery_number]
+            attempts = current[0] if current else []
+        view["webhook"] = WebhookInfo(url=job.webhook_url, status=job.webhook_status, attempts=attempts)
+    return JobAnswer.model_validate(view)
 
 
 def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
     """The webhook contract, in the field order receivers of the existing services see, then metadata."""
     if job.face == "capture":
-        return capture_view(job, screenshot_url)
+        return capture_view(job, screenshot_url).to_json()
     if job.face == "batch":
         return batch_completed_body(job)
     body: dict[str, Any] = {"jobId": job.job_id, "status": job.status.value}
@@ -413,22 +424,18 @@ def job_id_of_capture(capture: str) -> str:
     return "job_" + capture.removeprefix(CAPTURE_ID_PREFIX) if capture.startswith(CAPTURE_ID_PREFIX) else capture[:64]
 
 
-def capture_view(job: Job, image_url: str | None) -> dict[str, Any]:
+def capture_view(job: Job, image_url: str | None) -> CaptureAnswer:
     """The capture-style face of a job: the webhook body of `POST /v1/capture` jobs and `GET /v1/capture/{id}`."""
-    view: dict[str, Any] = {"capture_id": capture_id(job.job_id), "status": _CAPTURE_STATUS[job.status]}
-    if job.status is JobStatus.COMPLETED:
-        view["image"] = image_url
-    view.update(
-        {
-            "width": job.result_width,
-            "height": job.result_height,
-            "format": job.options.format,
-            "captured_at": (job.completed_at or job.updated_at) if job.status.is_terminal else None,
-        }
+    return CaptureAnswer(
+        capture_id=capture_id(job.job_id),
+        status=_CAPTURE_STATUS[job.status],
+        image=image_url if job.status is JobStatus.COMPLETED else None,
+        width=job.result_width,
+        height=job.result_height,
+        format=job.options.format,
+        captured_at=(job.completed_at or job.updated_at) if job.status.is_terminal else None,
+        error=(job.error or "capture failed") if job.status is JobStatus.FAILED else None,
     )
-    if job.status is JobStatus.FAILED:
-        view["error"] = job.error or "capture failed"
-    return {key: value for key, value in view.items() if value is not None or key == "captured_at"}
 
 
 def _caller_fields(job: Job) -> dict[str, Any]:
@@ -441,16 +448,26 @@ def _caller_fields(job: Job) -> dict[str, Any]:
     return fields
 
 
-def delivery_view(job: Job) -> dict[str, Any]:
-    """`GET /v1/screenshots/{id}/deliveries`: the job's webhook delivery and every attempt made."""
-    deliveries = [{**past, "superseded": True} for past in job.past_deliveries]
-    if job.webhook_url:
-        deliveries.append(
-            {
-                "webhookId": webhook_message_id(job.job_id, job.delivery_number),
-                "url": job.webhook_url,
-                "status": job.webhook_status.value if job.webhook_status else "pending",
-                "attempts": [attempt.model_dump(mode="json", exclude_none=True) for attempt in job.webhook_attempts],
-            }
+def delivery_view(job: Job, deliveries: DeliveryHistory) -> DeliveriesAnswer:
+    """`GET /v1/screenshots/{id}/deliveries`: every delivery of the job's outcome, oldest first, with each
+    attempt made. A finished job whose first attempt has not been made yet shows its delivery as pending."""
+    shown = [
+        Delivery(
+            webhook_id=record.webhook_id,
+            url=record.url,
+            status=record.status,
+            attempts=attempts,
+            superseded=record.superseded,
         )
-    return {"jobId": job.job_id, "deliveries": deliveries}
+        for record, attempts in deliveries
+    ]
+    if job.webhook_url and not any(record.number == job.delivery_number for record, _ in deliveries):
+        shown.append(
+            Delivery(
+                webhook_id=webhook_message_id(job.job_id, job.delivery_number),
+                url=job.webhook_url,
+                status=job.webhook_status or WebhookStatus.PENDING,
+                attempts=[],
+            )
+        )
+    return DeliveriesAnswer(job_id=job.job_id, deliveries=shown)

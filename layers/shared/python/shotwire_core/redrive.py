@@ -5,8 +5,8 @@ delivery whose schedule ran out, a retry message the retry queue gave up on, an 
 could not hand to the dispatcher, and Lambda's record of an outcome event the dispatcher failed on every
 try (its on-failure destination; the local stack parks the bare event instead). Each is redriven the same
 way: the job's delivery is reopened and a first attempt is queued at once, starting the schedule again;
-earlier attempts stay in its history. What names no job (or a job that has expired) stays in the DLQ and
-is reported.
+earlier attempts stay in its history (a delivery the dispatcher never opened is opened). What names no
+job (or a job that has expired) stays in the DLQ and is reported.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shotwire_core.clock import now_iso
-from shotwire_core.models import Job, RetryMessage
+from shotwire_core.delivery import DeliveryOpener, open_delivery
+from shotwire_core.models import DeliveryRecord, RetryMessage
 
 
 class ParkedQueue(Protocol):
@@ -27,8 +28,22 @@ class ParkedQueue(Protocol):
     def delete(self, receipt_handle: str) -> None: ...
 
 
-class Reopener(Protocol):
-    def reopen_webhook(self, tenant_id: str, job_id: str, now: str) -> Job: ...
+class Reopener(DeliveryOpener, Protocol):
+    def reopen_delivery(self, tenant_id: str, subject_id: str, number: int, now: str) -> DeliveryRecord: ...
+
+
+def reopen(jobs: Reopener, tenant_id: str, job_id: str, now: str) -> int:
+    """Make the job's current delivery deliverable again, opening it if the dispatcher never did (an outcome
+    event it failed on); its number. Raises when there is nothing to redrive."""
+    job = jobs.get(tenant_id, job_id)
+    if job is None:
+        raise LookupError("the job is gone (expired or deleted)")
+    if jobs.get_delivery(tenant_id, job_id, job.delivery_number) is None:
+        opened = open_delivery(tenant_id, job_id, jobs=jobs)
+        if opened is None:
+            raise LookupError("the job has no outcome to deliver")
+        return opened.number
+    return jobs.reopen_delivery(tenant_id, job_id, job.delivery_number, now).number
 
 
 class Sender(Protocol):
@@ -145,14 +160,12 @@ def redrive(
             continue
         tenant_id, job_id = named
         try:
-            job = jobs.reopen_webhook(tenant_id, job_id, now())
+            number = reopen(jobs, tenant_id, job_id, now())
         except Exception as error:  # expired, never failed, or already redriven: leave it parked
             left.append(receipt)
             report.skipped.append((message_id, f"{job_id}: {error}"))
             continue
-        retry = RetryMessage(
-            tenant_id=tenant_id, job_id=job_id, attempt=1, due_at=clock(), delivery=job.delivery_number
-        )
+        retry = RetryMessage(tenant_id=tenant_id, job_id=job_id, attempt=1, due_at=clock(), delivery=number)
         retry_queue.send(retry.model_dump())
         dlq.delete(receipt)
         report.redriven.append(job_id)

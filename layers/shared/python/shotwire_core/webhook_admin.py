@@ -6,15 +6,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from shotwire_core.adapters.webhook_http import DeliveryResult
+from shotwire_contract.answers import RedeliveryStarted, SecretRotated, WebhookTestAnswer
 from shotwire_core.circuit import HostStates
 from shotwire_core.clock import iso_from_epoch, now_iso
-from shotwire_core.delivery import encode_body
+from shotwire_core.delivery import encode_body, new_delivery
 from shotwire_core.errors import ConflictError, RotationConflictError, StaleJobError
 from shotwire_core.held_calls import HELD_CALLS_PER_TENANT, RETRY_AFTER_SECONDS, held_call
 from shotwire_core.ids import new_job_id, webhook_message_id
 from shotwire_core.limits import RateLimitedError
-from shotwire_core.models import Job, RetryMessage, Tenant
+from shotwire_core.models import DeliveryRecord, Job, RetryMessage, Tenant
+from shotwire_core.sending import WebhookSender
 from shotwire_core.signing import generate_webhook_secret
 
 
@@ -25,6 +26,8 @@ class SecretStore(Protocol):
 
 class Redeliverer(Protocol):
     def start_redelivery(self, job: Job, now: str) -> Job: ...
+    def supersede_delivery(self, tenant_id: str, subject_id: str, number: int, now: str) -> None: ...
+    def open_delivery(self, record: DeliveryRecord) -> DeliveryRecord: ...
 
 
 class MessageSender(Protocol):
@@ -49,7 +52,7 @@ def rotate_webhook_secret(
     overlap_seconds: int,
     clock: Callable[[], float] = time.time,
     generate: Callable[[], str] = generate_webhook_secret,
-) -> dict[str, Any]:
+) -> SecretRotated:
     """Issue a new secret; the one it replaces keeps signing deliveries (beside it) for `overlap_seconds`.
 
     Rotating again during an overlap drops the oldest secret: only the last two are ever valid.
@@ -67,11 +70,11 @@ def rotate_webhook_secret(
     )
     if not tenants.replace_webhook_secret(rotated, expected_secret=tenant.webhook_secret):
         raise RotationConflictError("the secret was rotated concurrently; fetch the new one or rotate again")
-    return {
-        "webhookSecret": new_secret,
-        "rotatedAt": iso_from_epoch(now),
-        "previousSecretValidUntil": iso_from_epoch(expires_at) if expires_at else None,
-    }
+    return SecretRotated(
+        webhook_secret=new_secret,
+        rotated_at=iso_from_epoch(now),
+        previous_secret_valid_until=iso_from_epoch(expires_at) if expires_at else None,
+    )
 
 
 def send_test_event(
@@ -80,10 +83,10 @@ def send_test_event(
     *,
     tenants: TenantReader,
     holds: HostStates,
-    send: Callable[[str, bytes, dict[str, str]], DeliveryResult],
+    send: WebhookSender,
     sign: Callable[[Sequence[str], str, int, bytes], dict[str, str]],
     clock: Callable[[], float] = time.time,
-) -> dict[str, Any]:
+) -> WebhookTestAnswer:
     """POST a signed `webhook.test` event to `url` once, now, and report what the receiver answered. It holds
     the API function until the receiver answers, so a tenant has only its share of held calls for it."""
     tenant = _tenant(tenants, tenant_id)
@@ -102,51 +105,52 @@ def _send_test_event(
     tenant: Tenant,
     tenant_id: str,
     url: str,
-    send: Callable[[str, bytes, dict[str, str]], DeliveryResult],
+    send: WebhookSender,
     sign: Callable[[Sequence[str], str, int, bytes], dict[str, str]],
     clock: Callable[[], float],
-) -> dict[str, Any]:
+) -> WebhookTestAnswer:
     message_id = "msg_test_" + new_job_id().removeprefix("job_")
     sent_at = clock()
     body = encode_body({"type": "webhook.test", "tenantId": tenant_id, "sentAt": now_iso(), "webhookId": message_id})
     result = send(url, body, sign(tenant.signing_secrets(sent_at), message_id, int(sent_at), body))
-    report: dict[str, Any] = {
-        "webhookId": message_id,
-        "url": url,
-        "delivered": result.delivered,
-        "statusCode": result.status_code,
-        "durationMs": result.duration_ms,
-    }
-    if result.error_class:
-        report.update({"errorClass": result.error_class, "error": result.error})
-    if result.response_excerpt:
-        report["responseBody"] = result.response_excerpt
-    return report
+    return WebhookTestAnswer(
+        webhook_id=message_id,
+        url=url,
+        delivered=result.delivered,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        error_class=result.error_class or None,
+        error=result.error if result.error_class else None,
+        response_body=result.response_excerpt or None,
+    )
 
 
 def redeliver(
     job: Job, *, jobs: Redeliverer, retry_queue: MessageSender, clock: Callable[[], float] = time.time
-) -> dict[str, Any]:
+) -> RedeliveryStarted:
     """Send a finished job's outcome again now, as a new delivery with a new `webhook-id`.
 
-    The current delivery (delivered, failed or still retrying) is superseded: its history is kept under
-    the job's past deliveries and its pending retries stop.
+    The current delivery (delivered, failed or still retrying) is superseded: it is kept, with its attempts,
+    among the job's deliveries, and its pending retries stop.
     """
     if not job.webhook_url:
         raise ConflictError(f"job {job.job_id} has no webhookUrl to deliver to")
     if not job.status.is_terminal:
         raise ConflictError(f"job {job.job_id} has not finished; its outcome is delivered when it does")
+    now = now_iso()
     try:
-        started = jobs.start_redelivery(job, now_iso())
+        started = jobs.start_redelivery(job, now)
     except StaleJobError as error:
         raise ConflictError(f"another redelivery of job {job.job_id} started at the same time") from error
+    jobs.supersede_delivery(job.tenant_id, job.job_id, job.delivery_number, now)
+    jobs.open_delivery(new_delivery(started, started.delivery_number, now))
     retry = RetryMessage(
         tenant_id=job.tenant_id, job_id=job.job_id, attempt=1, due_at=clock(), delivery=started.delivery_number
     )
     retry_queue.send(retry.model_dump())
-    return {
-        "jobId": job.job_id,
-        "webhookId": webhook_message_id(job.job_id, started.delivery_number),
-        "delivery": started.delivery_number,
-        "status": "pending",
-    }
+    return RedeliveryStarted(
+        job_id=job.job_id,
+        webhook_id=webhook_message_id(job.job_id, started.delivery_number),
+        delivery=started.delivery_number,
+        status="pending",
+    )

@@ -14,8 +14,18 @@ from shotwire_core.adapters.aws import BULK_WORKERS, client
 from shotwire_core.batches import BatchProgress
 from shotwire_core.circuit import HostHealth, SlotLease
 from shotwire_core.errors import StaleJobError
-from shotwire_core.ids import webhook_message_id
-from shotwire_core.models import ApiKeyRecord, Job, JobStatus, Tenant, WebhookAttempt, WebhookStatus
+from shotwire_core.models import (
+    DELIVERY_PREFIX,
+    ApiKeyRecord,
+    DeliveryHistory,
+    DeliveryRecord,
+    Job,
+    JobStatus,
+    Tenant,
+    WebhookAttempt,
+    WebhookStatus,
+    delivery_key,
+)
 
 if TYPE_CHECKING:
     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -236,7 +246,9 @@ class JobTable:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete(self, tenant_id: str, job_id: str) -> None:
+        """The job and its deliveries (their payloads hold its URL and metadata)."""
         self._ddb.delete_item(TableName=self.table_name, Key=_to_ddb({"tenantId": tenant_id, "jobId": job_id}))
+        self._delete_deliveries(tenant_id, job_id)
 
     def _update(
         self,
@@ -304,63 +316,168 @@ class JobTable:
             condition_values={":completed": JobStatus.COMPLETED.value, ":failed": JobStatus.FAILED.value},
         )
 
-    def reopen_webhook(self, tenant_id: str, job_id: str, now: str) -> Job:
-        """Make a parked delivery deliverable again (a DLQ redrive); StaleJobError if it was delivered or is
-        already under way again."""
-        return self._update(
-            tenant_id,
-            job_id,
-            {"webhookStatus": WebhookStatus.RETRYING.value, "updatedAt": now},
-            condition="webhookStatus IN (:failed, :pending)",
-            condition_values={":failed": WebhookStatus.FAILED.value, ":pending": WebhookStatus.PENDING.value},
-        )
-
     def start_redelivery(self, job: Job, now: str) -> Job:
-        """Supersede the job's current delivery with a new one; its history moves to `pastDeliveries`.
+        """Make the next delivery the job's current one (its record is opened by the caller).
 
         Conditional on the delivery number read, so two concurrent redeliveries cannot both win.
         """
-        past = {
-            "webhookId": webhook_message_id(job.job_id, job.delivery_number),
-            "status": (job.webhook_status or WebhookStatus.PENDING).value,
-            "attempts": [attempt.model_dump(mode="json", exclude_none=True) for attempt in job.webhook_attempts],
-        }
         return self._update(
             job.tenant_id,
             job.job_id,
-            {
-                "deliveryNumber": job.delivery_number + 1,
-                "webhookStatus": WebhookStatus.PENDING.value,
-                "webhookAttempts": [],
-                "updatedAt": now,
-            },
+            {"deliveryNumber": job.delivery_number + 1, "webhookStatus": WebhookStatus.PENDING.value, "updatedAt": now},
             condition="attribute_not_exists(deliveryNumber) OR deliveryNumber = :current",
-            condition_values={":current": job.delivery_number, ":past": [past], ":empty": []},
-            extra_set=", pastDeliveries = list_append(if_not_exists(pastDeliveries, :empty), :past)",
+            condition_values={":current": job.delivery_number},
         )
 
-    def record_webhook_attempt(
-        self,
-        tenant_id: str,
-        job_id: str,
-        attempt: WebhookAttempt,
-        status: WebhookStatus,
-        now: str,
-        delivery: int = 1,
-    ) -> Job:
-        """Append an attempt to delivery `delivery`; StaleJobError if a redelivery superseded it meanwhile."""
-        return self._update(
-            tenant_id,
-            job_id,
-            {"webhookStatus": status.value, "updatedAt": now},
-            condition="attribute_not_exists(deliveryNumber) OR deliveryNumber = :delivery",
-            condition_values={
-                ":attempt": [attempt.model_dump(mode="json", exclude_none=True)],
-                ":empty": [],
-                ":delivery": delivery,
-            },
-            extra_set=", webhookAttempts = list_append(if_not_exists(webhookAttempts, :empty), :attempt)",
+    # --- deliveries: items of their own beside their job (see models.DeliveryRecord) ---------------------
+
+    def open_delivery(self, record: DeliveryRecord) -> DeliveryRecord:
+        """Write a new delivery; when it exists already (a duplicate outcome event), the stored one."""
+        try:
+            self._ddb.put_item(
+                TableName=self.table_name,
+                Item=_to_ddb(record.to_item()),
+                ConditionExpression="attribute_not_exists(jobId)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            stored = self.get_delivery(record.tenant_id, record.subject_id, record.number)
+            if stored is not None:
+                return stored
+            raise
+        return record
+
+    def get_delivery(self, tenant_id: str, subject_id: str, number: int) -> DeliveryRecord | None:
+        response = self._ddb.get_item(
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": tenant_id, "jobId": delivery_key(subject_id, number)}),
+            ConsistentRead=True,
         )
+        item = response.get("Item")
+        return DeliveryRecord.model_validate(_from_ddb(item)) if item else None
+
+    def deliveries(self, tenant_id: str, subject_id: str) -> DeliveryHistory:
+        """Every delivery of a job or batch, oldest first, each with its attempts in order: one query."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "tenantId = :tenant AND begins_with(jobId, :prefix)",
+            "ExpressionAttributeValues": _values({":tenant": tenant_id, ":prefix": f"{DELIVERY_PREFIX}{subject_id}#"}),
+            "ConsistentRead": True,
+        }
+        found: DeliveryHistory = []
+        while True:
+            response = self._ddb.query(**query)
+            for raw in response.get("Items", []):
+                item = _from_ddb(raw)
+                if "subjectId" in item:
+                    found.append((DeliveryRecord.model_validate(item), []))
+                elif found:
+                    found[-1][1].append(WebhookAttempt.model_validate(item))
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def record_delivery_attempt(
+        self, record: DeliveryRecord, attempt: WebhookAttempt, status: WebhookStatus, now: str
+    ) -> None:
+        """Count an attempt into its delivery and store it beside it; then the subject's summary status.
+        StaleJobError if the delivery was superseded (or another attempt was counted) meanwhile."""
+        sequence = record.attempt_count + 1
+        applied = _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": record.tenant_id, "jobId": record.key}),
+            UpdateExpression="SET #status = :status, attemptCount = :sequence, updatedAt = :now",
+            ConditionExpression="attemptCount = :seen AND superseded = :false",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_values(
+                {
+                    ":status": status.value,
+                    ":sequence": sequence,
+                    ":now": now,
+                    ":seen": record.attempt_count,
+                    ":false": False,
+                }
+            ),
+        )
+        if not applied:
+            raise StaleJobError(f"delivery {record.webhook_id} moved on while this attempt was made")
+        item = {"tenantId": record.tenant_id, "jobId": f"{record.key}#{sequence:04d}", **attempt.to_json()}
+        if record.expires_at is not None:
+            item["expiresAt"] = record.expires_at
+        self._ddb.put_item(TableName=self.table_name, Item=_to_ddb(item))
+        if status is not record.status:
+            self._summarize(record, status, now)
+
+    def _summarize(self, record: DeliveryRecord, status: WebhookStatus, now: str) -> None:
+        """The subject's webhookStatus, while this delivery is its current one."""
+        _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": record.tenant_id, "jobId": record.subject_id}),
+            UpdateExpression="SET webhookStatus = :status, updatedAt = :now",
+            ConditionExpression="attribute_exists(jobId) AND (deliveryNumber = :number OR "
+            "(attribute_not_exists(deliveryNumber) AND :number = :first))",
+            ExpressionAttributeValues=_values(
+                {":status": status.value, ":now": now, ":number": record.number, ":first": 1}
+            ),
+        )
+
+    def supersede_delivery(self, tenant_id: str, subject_id: str, number: int, now: str) -> None:
+        """Mark a delivery replaced by a redelivery: its pending retries stop at their next attempt."""
+        _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": tenant_id, "jobId": delivery_key(subject_id, number)}),
+            UpdateExpression="SET superseded = :true, updatedAt = :now",
+            ConditionExpression="attribute_exists(jobId)",
+            ExpressionAttributeValues=_values({":true": True, ":now": now}),
+        )
+
+    def reopen_delivery(self, tenant_id: str, subject_id: str, number: int, now: str) -> DeliveryRecord:
+        """Make a parked delivery deliverable again (a DLQ redrive): pending, so its schedule starts over with a
+        first attempt; StaleJobError if it was delivered, is already under way again, was superseded or is gone."""
+        try:
+            response = self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_to_ddb({"tenantId": tenant_id, "jobId": delivery_key(subject_id, number)}),
+                UpdateExpression="SET #status = :pending, updatedAt = :now",
+                ConditionExpression="attribute_exists(jobId) AND superseded = :false "
+                "AND #status IN (:failed, :pending)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_values(
+                    {
+                        ":now": now,
+                        ":false": False,
+                        ":failed": WebhookStatus.FAILED.value,
+                        ":pending": WebhookStatus.PENDING.value,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StaleJobError(f"delivery {number} of {subject_id} cannot be reopened") from error
+            raise
+        record = DeliveryRecord.model_validate(_from_ddb(response["Attributes"]))
+        self._summarize(record, WebhookStatus.PENDING, now)
+        return record
+
+    def _delete_deliveries(self, tenant_id: str, subject_id: str) -> None:
+        keys = [
+            key
+            for record, attempts in self.deliveries(tenant_id, subject_id)
+            for key in [record.key, *(f"{record.key}#{n:04d}" for n in range(1, len(attempts) + 1))]
+        ]
+        for start in range(0, len(keys), 25):
+            requests = [
+                {"DeleteRequest": {"Key": _to_ddb({"tenantId": tenant_id, "jobId": key})}}
+                for key in keys[start : start + 25]
+            ]
+            pending: dict[str, Any] = {self.table_name: requests}
+            while pending:
+                pending = self._ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
 
 class HostTable:
