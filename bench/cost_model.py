@@ -3,36 +3,31 @@ volumes, against the published plans of hosted screenshot APIs. docs/cost.md exp
 
 Run: `.venv/bin/python -m bench.cost_model` (no AWS access, no network; prints Markdown tables).
 
-What one capture is, counted from the code (a `POST /v1/screenshots` with a webhookUrl, no Idempotency-Key,
-no `?wait`, first webhook attempt answered 2xx, the customer downloads the image once):
+What one capture is: a `POST /v1/screenshots` with a webhookUrl, no Idempotency-Key, no `?wait`, first webhook
+attempt answered 2xx, the customer follows the webhook's download link once.
 
-- API (functions/api/handler.py, web.py, jobs.py, limits.py, adapters/dynamo.py): one API Gateway REST
-  request and one invocation; DynamoDB GetItem of the key hash (eventually consistent), GetItem of the tenant
-  and of its rate state (both consistent), conditional UpdateItem of the rate state, conditional UpdateItem
-  of the month's usage, conditional PutItem of the job; one SQS SendMessage.
-- Capture (functions/capture/handler.py, capture.py): the SQS event source's ReceiveMessage and
-  DeleteMessageBatch (per invocation, shared by the records of a batch); GetItem of the job (consistent),
-  UpdateItem to processing, S3 PutObject, UpdateItem to completed, one EventBridge PutEvents entry.
-- Dispatcher (functions/dispatcher/handler.py, delivery.py, circuit.py): one invocation from the bus rule;
-  GetItem of the job, of the tenant and of the destination's health record (all consistent), conditional
-  UpdateItem claiming an in-flight slot, the POST, conditional UpdateItem releasing the slot, UpdateItem
-  appending the attempt to the job. No circuit write for a healthy destination (close_host writes only when
-  there was a failure count), no SQS message when the first attempt succeeds.
-- Customer (functions/api/handler.py download_image, links.py): following the webhook's download link is one
-  API Gateway REST request and one API invocation; it checks the link's HMAC, GetItem of the job (consistent),
-  presigns a 5-minute S3 URL and answers 302; the client then makes one S3 GET through that URL.
+The AWS requests it makes are not written here: they are read from bench/call_counts.json, which
+bench/call_counts.py (`make cost-measure`) writes from a real run of the local stack (the handlers on moto,
+real Chromium), counting every request moto received, per stage, service, operation and item. This module
+turns those counts into billed units: DynamoDB request units from the item each call touched (its size from
+`measure_sizes()`), SQS, S3 and EventBridge requests, Lambda invocations, API Gateway requests. A call it
+has no price for stops `make cost` rather than being left out.
 
-Signing download links (HMAC) and presigning the redirect are local and cost nothing. The link secret
-(Secrets Manager) is read at most once per API or dispatcher execution environment every 5 minutes: a fixed
-item, not a per-capture one. TTL deletes (DynamoDB) and lifecycle expiry (S3) are free.
+What the measurement cannot see is modelled here: AWS's SQS event source makes one ReceiveMessage and one
+DeleteMessageBatch per invocation (the local poller deletes message by message and polls on its own clock),
+its empty long polls are a fixed monthly item, and the link secret (Secrets Manager) is read at most once per
+API or dispatcher execution environment every 5 minutes: a fixed item, not a per-capture one. Signing download
+links (HMAC) and presigning the redirect are local and cost nothing. TTL deletes (DynamoDB) and lifecycle
+expiry (S3) are free.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bench.call_counts import CallCounts, load_counts
 from shotwire_core.config import StackConfig
 
 CONFIG = StackConfig()
@@ -164,10 +159,10 @@ APP_LOG_LINE_BYTES = 590
 EMF_BYTES = 310
 PLATFORM_LOG_BYTES = 650
 ACCESS_LOG_BYTES = 300
-# X-Ray: at most one trace per invocation (the API stage's joins its function's): the POST, the capture, the
-# webhook and the download. At these rates the default sampling rule (1 request/s, then 5%) keeps nearly all of
-# them. An upper bound: the bus may carry the capture's trace on.
-TRACES_PER_CAPTURE = 4
+# X-Ray: at most one trace per invocation (the API stage's joins its function's), counted per record for the
+# capture function: the POST, the capture, the webhook and the download (`traces_per_capture()`). At these rates
+# the default sampling rule (1 request/s, then 5%) keeps nearly all of them. An upper bound: the bus may carry
+# the capture's trace on.
 # Typical request fields for the job-size calculation (longer URLs and titles make items larger).
 SAMPLE_URL = "https://www.example.com/blog/2026/11/how-we-render-pages"
 SAMPLE_TITLE = "How we render pages - Example Engineering Blog"
@@ -216,7 +211,7 @@ def measure_sizes(image_bytes: int = IMAGE_BYTES, config: StackConfig = CONFIG) 
     from shotwire_core.ids import new_tenant_id
     from shotwire_core.jobs import SubmissionRules, image_key, new_job, webhook_body
     from shotwire_core.links import DownloadLinks
-    from shotwire_core.models import Job, JobStatus, ScreenshotRequest, WebhookAttempt, WebhookStatus
+    from shotwire_core.models import Job, JobStatus, ScreenshotRequest, WebhookStatus
 
     moment = "2026-11-23T12:00:00.000Z"
     request = ScreenshotRequest.model_validate({"url": SAMPLE_URL, "webhookUrl": SAMPLE_WEBHOOK})
@@ -240,10 +235,8 @@ def measure_sizes(image_bytes: int = IMAGE_BYTES, config: StackConfig = CONFIG) 
         "completedAt": moment,
     }
     completed = Job.model_validate(completed_item)
-    attempt = WebhookAttempt(attempt=1, at=moment, status_code=200, duration_ms=180, response_body="ok")
-    delivered = completed.model_copy(
-        update={"webhook_attempts": [attempt], "webhook_status": WebhookStatus.DELIVERED}
-    ).to_item()
+    # The attempts are items of their own (DeliveryRecord): the job only records its webhook's status.
+    delivered = completed.model_copy(update={"webhook_status": WebhookStatus.DELIVERED}).to_item()
     _, detail = outcome_event(completed)
     link = DownloadLinks(SAMPLE_API_URL, lambda: b"k" * 64).download_url(key, config.download_url_ttl_seconds)
     body = encode_body(webhook_body(completed, link))
@@ -266,6 +259,144 @@ def wru(*item_sizes: int) -> int:
 def rru(item_size: int, consistent: bool) -> float:
     """Read request units of a GetItem: 1 per 4 KB if strongly consistent, half that if not."""
     return math.ceil(item_size / 4096) * (1.0 if consistent else 0.5)
+
+
+# -- AWS requests per capture: measured, then priced --------------------------------------------------------------
+# bench/call_counts.json (`make cost-measure`): per kind of capture, per stage, how many of each call.
+COUNTS = load_counts()
+# Bytes of the small items the counts name: the API key's record, the tenant, its rate state and the month's
+# usage (keys table), a webhook destination's health record (jobs table). Estimates, each far under 1 KB.
+SMALL_ITEM_BYTES = {"key": 300, "tenant": 400, "rate": 100, "usage": 100, "host": 300}
+# What a failed job adds to its item (the error and its code), to price the `failed` kind's calls. Estimate.
+FAILURE_FIELDS_BYTES = 250
+# A webhook attempt: appended to the job's webhookAttempts (a retry's write), or an item of its own. Estimate.
+ATTEMPT_BYTES = 200
+# A webhook delivery record beside its job: the body it sends plus its URL, ids, status and times. Estimate.
+DELIVERY_FIELDS_BYTES = 350
+# What a Query of a job's deliveries reads (a delivery and its attempts): one 4 KB page. Estimate.
+QUERY_PAGE_BYTES = 4096
+# What each write of a host record is, for the tables (the counts name it by its update's first action).
+HOST_WRITES = {
+    "set-slot": "slot claim",
+    "remove-slot": "slot release",
+    "add-failures": "failure count",
+    "set-failures": "circuit close",
+    "set-openUntil": "circuit open",
+    "set-probeUntil": "probe claim",
+}
+# AWS's SQS event source: per invocation, the ReceiveMessage that returns the batch and one DeleteMessageBatch.
+# Not measured: the local poller deletes message by message and polls on its own clock (bench/call_counts.py).
+EVENT_SOURCE_REQUESTS_PER_INVOCATION = 2
+
+
+def job_bytes(state: str, sizes: Sizes) -> int:
+    """The job item as a stage finds it: `queued` (the capture's read), `completed` (the first webhook attempt's),
+    `delivered` (after an attempt: a retry's, the download's, a status poll's)."""
+    return {
+        "queued": sizes.job_queued,
+        "processing": sizes.job_processing,
+        "completed": sizes.job_completed,
+        "delivered": sizes.job_delivered,
+        "failed": sizes.job_processing + FAILURE_FIELDS_BYTES,
+    }[state]
+
+
+# The job as each stage reads it.
+JOB_READ_STATE = {
+    "capture": "queued",
+    "dispatcher": "completed",
+    "retry": "delivered",
+    "download": "delivered",
+    "status_poll": "delivered",
+}
+
+
+def item_bytes(item: str, stage: str, sizes: Sizes) -> int:
+    """Bytes of an item the counts name, as `stage` finds it."""
+    if item == "job":
+        return job_bytes(JOB_READ_STATE[stage], sizes)
+    if item == "delivery":
+        return sizes.webhook_body + DELIVERY_FIELDS_BYTES
+    if item == "delivery-attempt":
+        return ATTEMPT_BYTES
+    return SMALL_ITEM_BYTES[item]
+
+
+def request_units(call: str, stage: str, sizes: Sizes) -> tuple[float, float, str]:
+    """(RRU, WRU, what) of one DynamoDB call as the counts name it, e.g. `dynamodb:GetItem:tenant:consistent`,
+    `dynamodb:UpdateItem:job:completed`. A call this does not know raises: price it before counting it."""
+    _, operation, item, *detail = call.split(":")
+    consistent = detail[-1:] == ["consistent"]
+    try:
+        if operation == "GetItem":
+            return rru(item_bytes(item, stage, sizes), consistent), 0, item
+        if operation == "Query":  # a job's deliveries and their attempts: one 4 KB page (estimate)
+            return rru(QUERY_PAGE_BYTES, consistent), 0, f"{item} query"
+        if item == "job" and operation == "UpdateItem" and detail:
+            change = detail[0]
+            if change.startswith("webhook"):  # the webhook's status (and, before delivery records, its attempt)
+                before = job_bytes(JOB_READ_STATE[stage], sizes)
+                after = before + ATTEMPT_BYTES if stage == "retry" else sizes.job_delivered
+                return 0, wru(before, after), "webhook status"
+            previous = "queued" if change == "processing" else "processing"
+            return 0, wru(job_bytes(previous, sizes), job_bytes(change, sizes)), change
+        if item == "job" and operation == "PutItem":
+            return 0, wru(sizes.job_queued), "job"
+        if operation in ("PutItem", "UpdateItem", "DeleteItem") and item != "job":
+            what = HOST_WRITES.get(detail[0], detail[0]) if item == "host" and detail else item
+            return 0, wru(item_bytes(item, stage, sizes)), what
+    except KeyError:
+        pass
+    raise ValueError(f"the cost model has no request units for {call} ({stage}): add them to request_units()")
+
+
+@dataclass(frozen=True)
+class StageUse:
+    """What one stage's measured calls bill, per capture."""
+
+    rru: float
+    wru: float
+    reads: tuple[str, ...]  # the items read, for the tables
+    writes: tuple[str, ...]
+    sqs_sends: float
+    s3_puts: float
+    s3_gets: float
+    events: float
+
+
+def stage_use(calls: Mapping[str, float], stage: str, sizes: Sizes) -> StageUse:
+    """Price a stage's calls (a `CallCounts.stage()`); a service or operation without a price here raises."""
+    read_units = write_units = sends = puts = gets = events = 0.0
+    reads: list[str] = []
+    writes: list[str] = []
+    for call, count in calls.items():
+        service, operation = call.split(":")[:2]
+        if service == "dynamodb":
+            read, write, what = request_units(call, stage, sizes)
+            read_units += read * count
+            write_units += write * count
+            (reads if read else writes).extend([what] * round(count))
+        elif service == "sqs" and operation in ("SendMessage", "SendMessageBatch"):
+            sends += count
+        elif service == "s3" and operation == "PutObject":
+            puts += count
+        elif service == "s3" and operation == "GetObject":
+            gets += count
+        elif call == "events:PutEvents":
+            events += calls.get("events:PutEvents[entries]", count)
+        elif call != "events:PutEvents[entries]":
+            raise ValueError(f"the cost model has no price for {call} ({stage}): add it to stage_use()")
+    return StageUse(read_units, write_units, tuple(reads), tuple(writes), sends, puts, gets, events)
+
+
+def traces_per_capture(counts: CallCounts = COUNTS) -> float:
+    """One trace per invocation, per record for the capture function: API Gateway requests (each an API
+    invocation), capture records, dispatcher invocations."""
+    return (
+        sum(counts.stage("apigateway").values())
+        + counts.count("lambda", "capture")
+        + counts.count("lambda", "dispatcher")
+    )
 
 
 # -- the capture function's billed time ------------------------------------------------------------------------
@@ -339,6 +470,27 @@ def gb_seconds(memory_mb: int, seconds: float) -> float:
     return memory_mb / 1024 * seconds
 
 
+def request_lines(stage: str, use: StageUse, stored: Iterable[LineItem] = ()) -> list[LineItem]:
+    """A stage's measured requests as line items (only those it makes): DynamoDB reads and writes, SQS sends,
+    S3 PUTs (then `stored`, what keeping the objects costs) and GETs, EventBridge events."""
+    items: list[LineItem] = []
+    if use.rru:
+        items.append(LineItem(stage, f"DynamoDB reads ({use.rru:g} RRU: {', '.join(use.reads)})", use.rru, "ddb_rru"))
+    if use.wru:
+        writes = ", ".join(use.writes)
+        items.append(LineItem(stage, f"DynamoDB writes ({use.wru:g} WRU: {writes})", use.wru, "ddb_wru"))
+    if use.sqs_sends:
+        items.append(LineItem(stage, "SQS SendMessage", use.sqs_sends, "sqs_request", "sqs_request"))
+    if use.s3_puts:
+        items.append(LineItem(stage, "S3 PUT", use.s3_puts, "s3_put"))
+        items.extend(stored)
+    if use.s3_gets:
+        items.append(LineItem(stage, "S3 GET of the image (after the 302)", use.s3_gets, "s3_get"))
+    if use.events:
+        items.append(LineItem(stage, "EventBridge custom event", use.events, "eb_event"))
+    return items
+
+
 def line_items(
     volume: int,
     scenario: CaptureScenario,
@@ -346,8 +498,10 @@ def line_items(
     config: StackConfig = CONFIG,
     image_bytes: int = IMAGE_BYTES,
     cold_share: dict[str, float] | None = None,
+    counts: CallCounts = COUNTS,
 ) -> list[LineItem]:
-    """Every billable unit one capture uses, at `volume` captures a month (which sets the cold-start share)."""
+    """Every billable unit one capture uses, at `volume` captures a month (which sets the cold-start share).
+    Requests come from the measured `counts` (kind `webhook`); durations, bytes and sizes from the inputs above."""
     per_invocation = 1 / scenario.records_per_invocation
     shares = cold_share or {
         "api": cold_start_share(volume, API_WARM_S),
@@ -361,13 +515,15 @@ def line_items(
     # soon after its webhook tends to find the environment its POST warmed still there.
     download_s = DOWNLOAD_WARM_S + shares["api"] * API_INIT_S
 
-    api_rru = rru(300, consistent=False) + rru(400, consistent=True) + rru(100, consistent=True)  # key, tenant, rate
-    api_wru = 1 + 1 + wru(sizes.job_queued)  # rate state, month's usage, the job
-    capture_rru = rru(sizes.job_queued, consistent=True)
-    capture_wru = wru(sizes.job_queued, sizes.job_processing) + wru(sizes.job_processing, sizes.job_completed)
-    dispatcher_rru = rru(sizes.job_completed, consistent=True) + rru(400, True) + rru(300, True)  # job, tenant, host
-    dispatcher_wru = 1 + 1 + wru(sizes.job_completed, sizes.job_delivered)  # slot claim, slot release, attempt
-    download_rru = rru(sizes.job_delivered, consistent=True)  # the job, to see its image is still kept
+    api = stage_use(counts.stage("api"), "api", sizes)
+    capture = stage_use(counts.stage("capture"), "capture", sizes)
+    dispatcher = stage_use(counts.stage("dispatcher"), "dispatcher", sizes)
+    download = stage_use(counts.stage("download"), "download", sizes)
+    submits = counts.count("apigateway", "submit")  # each request through API Gateway is one API invocation
+    downloads = counts.count("apigateway", "download")
+    records = counts.count("lambda", "capture")  # capture records; invocations are records / batch size
+    dispatches = counts.count("lambda", "dispatcher")  # the bus rule invokes the dispatcher once per outcome
+    traces = traces_per_capture(counts)
 
     log_bytes = (
         APP_LOG_LINE_BYTES
@@ -387,83 +543,80 @@ def line_items(
     egress_bytes = API_RESPONSE_BYTES + sizes.webhook_body + WEBHOOK_WIRE_OVERHEAD_BYTES
     egress_bytes += REDIRECT_WIRE_BYTES + image_bytes + DOWNLOAD_WIRE_OVERHEAD_BYTES
     return [
-        LineItem("API", "API Gateway REST request", 1, "apigw_rest"),
-        LineItem("API", "Lambda request", 1, "lambda_request", "lambda_request"),
+        LineItem("API", "API Gateway REST request", submits, "apigw_rest"),
+        LineItem("API", "Lambda request", submits, "lambda_request", "lambda_request"),
         LineItem(
             "API",
             f"Lambda {config.api_memory_mb} MB x {api_s:.3f} s",
-            gb_seconds(config.api_memory_mb, api_s),
+            submits * gb_seconds(config.api_memory_mb, api_s),
             "lambda_gb_s",
             "lambda_gb_s",
         ),
-        LineItem("API", f"DynamoDB reads ({api_rru:g} RRU: key, tenant, rate)", api_rru, "ddb_rru"),
-        LineItem("API", f"DynamoDB writes ({api_wru} WRU: rate, usage, job)", api_wru, "ddb_wru"),
-        LineItem("API", "SQS SendMessage", 1, "sqs_request", "sqs_request"),
+        *request_lines("API", api),
         LineItem(
             "Capture",
             f"Lambda request (1 per invocation of {scenario.records_per_invocation:g})",
-            per_invocation,
+            records * per_invocation,
             "lambda_request",
             "lambda_request",
         ),
         LineItem(
             "Capture",
             f"Lambda {config.capture_memory_mb} MB x {capture_s:.3f} s",
-            gb_seconds(config.capture_memory_mb, capture_s),
+            records * gb_seconds(config.capture_memory_mb, capture_s),
             "lambda_gb_s",
             "lambda_gb_s",
         ),
-        LineItem("Capture", "SQS receive + delete (per invocation)", 2 * per_invocation, "sqs_request", "sqs_request"),
-        LineItem("Capture", f"DynamoDB reads ({capture_rru:g} RRU: job)", capture_rru, "ddb_rru"),
-        LineItem("Capture", f"DynamoDB writes ({capture_wru} WRU: processing, completed)", capture_wru, "ddb_wru"),
-        LineItem("Capture", "S3 PUT", 1, "s3_put"),
         LineItem(
             "Capture",
-            f"S3 storage {image_bytes // 1000} KB x {config.image_retention_days + 0.5:g} days",
-            image_months,
-            "s3_storage",
+            "SQS event source: receive + delete batch (per invocation)",
+            records * per_invocation * EVENT_SOURCE_REQUESTS_PER_INVOCATION,
+            "sqs_request",
+            "sqs_request",
         ),
-        LineItem("Capture", "EventBridge custom event", 1, "eb_event"),
+        *request_lines(
+            "Capture",
+            capture,
+            stored=[
+                LineItem(
+                    "Capture",
+                    f"S3 storage {image_bytes // 1000} KB x {config.image_retention_days + 0.5:g} days",
+                    capture.s3_puts * image_months,
+                    "s3_storage",
+                )
+            ],
+        ),
         LineItem(
             "Capture",
             f"EventBridge archive ({sizes.event} B, {config.event_archive_days} days)",
-            sizes.event / GIB,
+            capture.events * sizes.event / GIB,
             "eb_archive",
         ),
         LineItem(
             "Capture",
             "EventBridge archive storage",
-            sizes.event / GIB * config.event_archive_days / 30,
+            capture.events * sizes.event / GIB * config.event_archive_days / 30,
             "eb_archive_storage",
         ),
-        LineItem("Dispatcher", "Lambda request", 1, "lambda_request", "lambda_request"),
+        LineItem("Dispatcher", "Lambda request", dispatches, "lambda_request", "lambda_request"),
         LineItem(
             "Dispatcher",
             f"Lambda {config.dispatcher_memory_mb} MB x {dispatcher_s:.3f} s",
-            gb_seconds(config.dispatcher_memory_mb, dispatcher_s),
+            dispatches * gb_seconds(config.dispatcher_memory_mb, dispatcher_s),
             "lambda_gb_s",
             "lambda_gb_s",
         ),
-        LineItem(
-            "Dispatcher", f"DynamoDB reads ({dispatcher_rru:g} RRU: job, tenant, host)", dispatcher_rru, "ddb_rru"
-        ),
-        LineItem(
-            "Dispatcher",
-            f"DynamoDB writes ({dispatcher_wru} WRU: slot claim, release, attempt)",
-            dispatcher_wru,
-            "ddb_wru",
-        ),
-        LineItem("Customer", "API Gateway REST request (download link)", 1, "apigw_rest"),
-        LineItem("Customer", "Lambda request (API)", 1, "lambda_request", "lambda_request"),
+        *request_lines("Dispatcher", dispatcher),
+        LineItem("Customer", "API Gateway REST request (download link)", downloads, "apigw_rest"),
+        LineItem("Customer", "Lambda request (API)", downloads, "lambda_request", "lambda_request"),
         LineItem(
             "Customer",
             f"Lambda {config.api_memory_mb} MB x {download_s:.3f} s",
-            gb_seconds(config.api_memory_mb, download_s),
+            downloads * gb_seconds(config.api_memory_mb, download_s),
             "lambda_gb_s",
             "lambda_gb_s",
         ),
-        LineItem("Customer", f"DynamoDB read ({download_rru:g} RRU: job)", download_rru, "ddb_rru"),
-        LineItem("Customer", "S3 GET of the image (after the 302)", 1, "s3_get"),
+        *request_lines("Customer", download),
         LineItem(
             "Shared",
             f"Data transfer out ({egress_bytes / 1000:.0f} KB: image, webhook, API answer, redirect)",
@@ -477,9 +630,7 @@ def line_items(
         LineItem(
             "Shared", "CloudWatch Logs storage (1 month, uncompressed: upper bound)", log_bytes / GIB, "logs_storage"
         ),
-        LineItem(
-            "Shared", f"X-Ray traces (up to {TRACES_PER_CAPTURE})", TRACES_PER_CAPTURE, "xray_trace", "xray_trace"
-        ),
+        LineItem("Shared", f"X-Ray traces (up to {traces:g})", traces, "xray_trace", "xray_trace"),
         LineItem("Shared", "DynamoDB job storage + PITR (9 days)", job_months, "ddb_storage"),
     ]
 
@@ -610,7 +761,8 @@ def bill(
 # infra/firewall.py (StackConfig.api_waf): one web ACL with a per-IP rate rule and 3 AWS managed rule groups
 # (IP reputation, common rule set, known bad inputs): 4 rules, ~930 WCU, under the 1,500 included.
 WAF_RULES = 4
-WAF_REQUESTS_PER_CAPTURE = 2  # the web ACL sits on the API stage: the POST and the followed download link
+# The web ACL sits on the API stage: every API Gateway request a capture makes (the POST, the followed link).
+WAF_REQUESTS_PER_CAPTURE = sum(COUNTS.stage("apigateway").values())
 
 
 def waf_monthly(volume: int, rules: int = WAF_RULES, requests_per_capture: float = WAF_REQUESTS_PER_CAPTURE) -> float:
@@ -702,11 +854,11 @@ def price_label(key: str) -> str:
     return f"${whole}.{decimals} per {per}{price.unit}"
 
 
-def report(config: StackConfig = CONFIG) -> str:
+def report(config: StackConfig = CONFIG, counts: CallCounts = COUNTS) -> str:
     sizes = measure_sizes(config=config)
     scenarios = capture_scenarios(config)
     base = scenarios["typical"]
-    per_volume = {volume: line_items(volume, base, sizes, config) for volume in VOLUMES}
+    per_volume = {volume: line_items(volume, base, sizes, config, counts=counts) for volume in VOLUMES}
     out: list[str] = [
         f"# shotwire cost model: us-east-1 list prices collected {PRICE_DATE}, free tier excluded unless stated",
         "",
@@ -718,13 +870,26 @@ def report(config: StackConfig = CONFIG) -> str:
         f"- Job item (DynamoDB size): queued {sizes.job_queued} B, processing {sizes.job_processing} B, completed "
         f"{sizes.job_completed} B, after its webhook {sizes.job_delivered} B; outcome event {sizes.event} B; "
         f"webhook body {sizes.webhook_body} B, its download link {sizes.download_link} characters.",
+        f"- AWS requests per capture: measured, not written here: {counts.where()} "
+        "(`make cost-measure` measures them again).",
+        "",
+        "## AWS requests per capture (measured)",
+        "",
+        "Kind `webhook` (a POST with a webhookUrl, first attempt answered, the download link followed once); "
+        "`lambda` counts invocations (capture: records), `apigateway` requests through the gateway, `event_source` "
+        "records the local pollers consumed:",
+        "",
+        table(
+            ["stage", "call", "per capture"],
+            [[group, call, f"{n:g}"] for group, calls in counts.kinds["webhook"].items() for call, n in calls.items()],
+        ),
         "",
         "## Capture-function time per capture",
         "",
     ]
     rows = []
     for scenario in scenarios.values():
-        items = line_items(100_000, scenario, sizes, config)
+        items = line_items(100_000, scenario, sizes, config, counts=counts)
         capture_lambda = sum(i.cost for i in items if i.stage == "Capture" and i.price == "lambda_gb_s")
         rows.append(
             [
@@ -811,8 +976,11 @@ def report(config: StackConfig = CONFIG) -> str:
     wait = PRICES["lambda_gb_s"].each * gb_seconds(config.api_memory_mb, 1)
     wait += 5 * rru(sizes.job_completed, True) * PRICES["ddb_rru"].each
     rows = [
-        ["a failed webhook attempt and its retry (SQS hop, second POST)", usd(retry_cost(sizes, config) * 1000)],
-        ["a status poll (GET /v1/screenshots/{id})", usd(poll_cost(sizes, config) * 1000)],
+        [
+            "a failed webhook attempt and its retry (SQS hop, second POST)",
+            usd(retry_cost(sizes, config, counts) * 1000),
+        ],
+        ["a status poll (GET /v1/screenshots/{id})", usd(poll_cost(sizes, config, counts) * 1000)],
         ["each second of a synchronous `?wait` (API Lambda + 5 reads/s)", usd(wait * 1000)],
     ]
     waf = [usd(waf_monthly(volume) / volume * 1000) for volume in VOLUMES]
@@ -852,29 +1020,45 @@ def report(config: StackConfig = CONFIG) -> str:
     return "\n".join(out)
 
 
-def retry_cost(sizes: Sizes, config: StackConfig = CONFIG) -> float:
-    """A failed first attempt, then the retry through the retry queue: the second attempt's invocation, reads and
-    writes, plus the failure's circuit count, the SQS hop (send, receive, delete) and the POST's bytes."""
+def retry_cost(sizes: Sizes, config: StackConfig = CONFIG, counts: CallCounts = COUNTS) -> float:
+    """A failed first attempt, then the retry through the retry queue, measured (kind `webhook_retry` against
+    `webhook`): what the failed attempt adds to the dispatcher (the failure count, the retry message), the
+    retry's invocation with its reads and writes (the circuit closed again), the event source's receive and
+    delete, and the POST's bytes again."""
+    first = counts.stage("dispatcher", "webhook_retry")
+    ordinary = counts.stage("dispatcher")
+    added = {call: first.get(call, 0) - ordinary.get(call, 0) for call in {*first, *ordinary}}
+    failed = stage_use({call: n for call, n in added.items() if n}, "dispatcher", sizes)
+    retry = stage_use(counts.stage("retry", "webhook_retry"), "retry", sizes)
+    invocations = counts.count("lambda", "retry", "webhook_retry")
     items = [
-        LineItem("", "Lambda request", 1, "lambda_request"),
-        LineItem("", "Lambda", gb_seconds(config.dispatcher_memory_mb, DISPATCHER_WARM_S), "lambda_gb_s"),
-        LineItem("", "reads", 3 * rru(sizes.job_delivered, True), "ddb_rru"),
-        LineItem("", "writes: claim, release, attempt, failure count", 3 + wru(sizes.job_delivered + 200), "ddb_wru"),
-        LineItem("", "SQS send, receive, delete", 3, "sqs_request"),
+        LineItem("", "Lambda request", invocations, "lambda_request"),
+        LineItem("", "Lambda", invocations * gb_seconds(config.dispatcher_memory_mb, DISPATCHER_WARM_S), "lambda_gb_s"),
+        LineItem("", "reads", failed.rru + retry.rru, "ddb_rru"),
+        LineItem("", "writes", failed.wru + retry.wru, "ddb_wru"),
+        LineItem(
+            "",
+            "SQS send, then the event source's receive and delete",
+            failed.sqs_sends + retry.sqs_sends + invocations * EVENT_SOURCE_REQUESTS_PER_INVOCATION,
+            "sqs_request",
+        ),
         LineItem("", "egress", (sizes.webhook_body + WEBHOOK_WIRE_OVERHEAD_BYTES) / GIB, "egress"),
     ]
     return total(items)
 
 
-def poll_cost(sizes: Sizes, config: StackConfig = CONFIG) -> float:
-    """GET /v1/screenshots/{id}: the same edge (key, tenant, rate read, rate write) plus the job read."""
+def poll_cost(sizes: Sizes, config: StackConfig = CONFIG, counts: CallCounts = COUNTS) -> float:
+    """GET /v1/screenshots/{id}, measured (kind `plain`): the edge (key, tenant, rate read, rate write) plus
+    the job read."""
+    poll = stage_use(counts.stage("status_poll", "plain"), "status_poll", sizes)
+    requests = counts.count("apigateway", "status_poll", "plain")
     items = [
-        LineItem("", "API Gateway", 1, "apigw_rest"),
-        LineItem("", "Lambda request", 1, "lambda_request"),
-        LineItem("", "Lambda", gb_seconds(config.api_memory_mb, 0.08), "lambda_gb_s"),
-        LineItem("", "reads", 0.5 + 1 + 1 + rru(sizes.job_delivered, True), "ddb_rru"),
-        LineItem("", "writes", 1, "ddb_wru"),
-        LineItem("", "egress", (API_RESPONSE_BYTES + 3_000) / GIB, "egress"),
+        LineItem("", "API Gateway", requests, "apigw_rest"),
+        LineItem("", "Lambda request", requests, "lambda_request"),
+        LineItem("", "Lambda", requests * gb_seconds(config.api_memory_mb, 0.08), "lambda_gb_s"),
+        LineItem("", "reads", poll.rru, "ddb_rru"),
+        LineItem("", "writes", poll.wru, "ddb_wru"),
+        LineItem("", "egress", requests * (API_RESPONSE_BYTES + 3_000) / GIB, "egress"),
     ]
     return total(items)
 
