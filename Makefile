@@ -11,7 +11,7 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-cold bench-webhooks load-webhooks load-neighbours cost lint format synth deploy destroy clean
+.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-cold bench-webhooks load-webhooks load-neighbours cost cost-measure lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
@@ -26,6 +26,7 @@ help:
 	@echo "make load-webhooks  1,000 jobs to a receiver failing 30% of first attempts: none may be missing"
 	@echo "make load-neighbours  2 ordinary tenants beside a hostile one (bad options, a drip receiver): p95 within 2x"
 	@echo "make cost     what a capture costs on AWS, per 1,000 at three volumes (docs/cost.md)"
+	@echo "make cost-measure  count the AWS requests per capture on the local stack; rewrites bench/call_counts.json"
 	@echo "make lint     ruff and mypy"
 	@echo "make synth    write the CloudFormation template to cdk.out/ (offline, no Docker)"
 	@echo "make layer    build the zip functions' two layers, bytecode included (part of setup)"
@@ -46,10 +47,11 @@ $(STAMP): requirements.txt constraints.txt
 	$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/shotwire-src.pth", "w").write(sys.argv[1] + "/layers/shared/python\n" + sys.argv[1] + "\n" + sys.argv[1] + "/sdk/src\n")' "$(CURDIR)"
 	@touch $(STAMP)
 
-# The `shotwire` command in the venv runs the SDK's CLI from the source tree too (pip install ./sdk elsewhere).
-# Its own target: made after the venv, and again if it goes missing.
-$(BIN)/shotwire: | $(STAMP)
-	@printf '#!%s\nimport sys\nfrom shotwire.cli import main\nsys.exit(main())\n' "$(CURDIR)/$(BIN)/python" > $@ && chmod +x $@
+# The `shotwire` command in the venv is the repository's own (devstack/shotwire_cli.py): the SDK's CLI from the
+# source tree plus `dev`, `keys` and `tenants` (`pip install "./sdk[cli]"` elsewhere gives the SDK's commands only).
+# Its own target: made after the venv, again if it goes missing, and when this file changes what it runs.
+$(BIN)/shotwire: Makefile | $(STAMP)
+	@printf '#!%s\nimport sys\nfrom devstack.shotwire_cli import main\nsys.exit(main())\n' "$(CURDIR)/$(BIN)/python" > $@ && chmod +x $@
 
 # The zip functions' dependencies layer: the pinned wheels for Lambda's Python, unpacked without Docker.
 # The script rebuilds only when the runtime, the pins or itself changed; `make layer` always asks it.
@@ -122,6 +124,11 @@ bench-capture: setup build/bench-venv/.installed
 # What a capture costs on AWS per 1,000 at three volumes (docs/cost.md); no AWS calls.
 cost: setup
 	$(BIN)/python -m bench.cost_model
+
+# The AWS requests per capture that `make cost` prices, counted on the local stack (moto's request recorder);
+# rewrites bench/call_counts.json (commit it). ARGS="--captures 3 --others 1 --out /tmp/c.json" for a quick look.
+cost-measure: setup
+	$(BIN)/python -m bench.call_counts $(ARGS)
 
 # StackConfig settings for synth/deploy/destroy over cdk.json's, e.g. make deploy CONFIG='{"api_waf": true}'
 # (CDK reads CDK_CONTEXT_JSON as context; docs/configuration.md lists the settings).

@@ -1,6 +1,9 @@
 """Fixtures of the CLI tests: one local stack for the package (started only when an e2e test asks for it,
 torn down after the CLI tests), the e2e pages and receiver, 200 tiny pages, and ways to run `shotwire`
-in-process (typer's CliRunner) or as a real process (`python -m shotwire.cli`)."""
+in-process (typer's CliRunner) or as a real process (`python -m devstack.shotwire_cli`).
+
+`Cli` runs the repository's `shotwire` (`.venv/bin/shotwire`, devstack/shotwire_cli.py): the SDK's commands
+plus `dev`, `keys` and `tenants`. test_installed.py runs the SDK's own, installed outside the checkout."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ if str(SDK_SRC) not in sys.path:  # until the venv puts sdk/src on the path itse
 
 from typer.testing import CliRunner  # noqa: E402
 
-from shotwire.cli.app import app  # noqa: E402
+from devstack.shotwire_cli import app  # noqa: E402
 
 __all__ = ["API_KEY", "SECRET", "receiver"]
 
@@ -84,7 +87,7 @@ class Cli:
 
     @staticmethod
     def command(*args: str) -> list[str]:
-        return [sys.executable, "-m", "shotwire.cli", *args]
+        return [sys.executable, "-m", "devstack.shotwire_cli", *args]
 
     def run(
         self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120

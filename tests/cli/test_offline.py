@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,13 +74,25 @@ def test_debug_shows_the_traceback(offline_cli: Cli) -> None:
     assert "Traceback" in result.stderr
 
 
-def test_dev_outside_a_checkout_says_so(offline_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shotwire.cli import local
+def test_the_sdk_s_own_app_has_the_client_commands_and_points_to_the_tooling_for_the_rest(offline_cli: Cli) -> None:
+    from shotwire.cli.app import app as sdk_app
 
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(Exception) as stopped:
-        local.import_from_checkout("no_such_checkout_module.cli", "dev")
-    assert getattr(stopped.value, "exit_code", None) == ExitCode.AUTH
+    listed = offline_cli.runner.invoke(sdk_app, ["--help"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0
+    commands = set(re.findall(r"^│ ([a-z-]+) ", listed.stdout, flags=re.MULTILINE))
+    assert {"capture", "batch", "listen", "status"} <= commands and not commands & {"dev", "keys", "tenants"}
+    result = offline_cli.runner.invoke(sdk_app, ["keys", "list"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "repository's own tooling" in result.stderr and ".venv/bin/shotwire keys" in result.stderr
+    _no_traceback(result)
+
+
+def test_dev_without_the_checkout_s_packages_says_so(offline_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "devstack.cli", None)  # as if moto, boto3 or Playwright were missing
+    result = offline_cli.invoke("dev")
+    assert result.exit_code == ExitCode.AUTH, result.output
+    assert "needs the checkout's development packages" in result.stderr
+    _no_traceback(result)
 
 
 # --- batch input --------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The `shotwire` command-line tool (`pip install "./sdk[cli]"` from a checkout; docs/cli.md).
 
+It imports nothing outside the SDK: the repository's own `shotwire` (`.venv/bin/shotwire`,
+devstack/shotwire_cli.py) builds on this app and adds `dev`, `keys` and `tenants`.
+
 `main()` is the console script's entry point: it runs the typer app and turns every error into a
 one-line message and a documented exit code (a traceback only with --debug or SHOTWIRE_DEBUG=1).
 """

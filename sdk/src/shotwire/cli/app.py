@@ -1,4 +1,8 @@
-"""The `shotwire` command: capture, jobs, batches, a webhook receiver, the local stack and admin commands."""
+"""The `shotwire` command: capture, jobs, batches and a webhook receiver.
+
+`create_app()` builds the typer app; `app` is the SDK's. The shotwire repository's own `shotwire`
+(devstack/shotwire_cli.py) builds one with `create_app` too and adds the commands that need the checkout
+(`dev`, `keys`, `tenants`): this package imports nothing outside the SDK."""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from shotwire.cli.common import (
     DebugOption,
@@ -25,18 +30,11 @@ from shotwire.cli.options import capture_options
 from shotwire.cli.output import ExitCode, State, err, fail, human_size, jsonable, out, print_json, status_spinner
 from shotwire.client import write_atomically
 
-app = typer.Typer(
-    name="shotwire",
-    help="shotwire: screenshots of web pages through the shotwire API. Docs: docs/cli.md.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+if TYPE_CHECKING:
+    from shotwire.cli.listen import SecretFallback
 
 CAPTURE = "Capture"
 JOBS = "Jobs and webhooks"
-LOCAL = "Local stack and administration"
 SCREENSHOTS = Path("screenshots")
 
 
@@ -48,7 +46,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     json_output: JsonOption = False,
     debug: DebugOption = False,
@@ -113,7 +110,6 @@ def _failed(job: Any, state: State) -> None:
     )
 
 
-@app.command(rich_help_panel=CAPTURE)
 @command_options()
 @capture_options
 def capture(
@@ -183,7 +179,6 @@ def capture(
     )
 
 
-@app.command(rich_help_panel=CAPTURE)
 @command_options()
 @capture_options
 def submit(
@@ -264,7 +259,6 @@ def _print_job(job: Any) -> None:
     out.print(table)
 
 
-@app.command(rich_help_panel=JOBS)
 @command_options()
 def status(
     job_id: Annotated[str, typer.Argument(help="The job id (job_…).", show_default=False)],
@@ -289,7 +283,6 @@ def status(
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-@app.command("list", rich_help_panel=JOBS)
 @command_options()
 def list_jobs(
     status_filter: Annotated[
@@ -330,7 +323,6 @@ def list_jobs(
         err.print(f"[dim]more: shotwire list --cursor {next_cursor}[/]")
 
 
-@app.command(rich_help_panel=JOBS)
 @command_options()
 def delete(job_id: Annotated[str, typer.Argument(help="A finished job's id.", show_default=False)]) -> None:
     """Delete a finished job and its image."""
@@ -343,7 +335,6 @@ def delete(job_id: Annotated[str, typer.Argument(help="A finished job's id.", sh
         out.print(f"deleted {job_id}")
 
 
-@app.command(rich_help_panel=JOBS)
 @command_options()
 def deliveries(job_id: Annotated[str, typer.Argument(help="The job id.", show_default=False)]) -> None:
     """Show a job's webhook deliveries and every attempt."""
@@ -384,7 +375,6 @@ def deliveries(job_id: Annotated[str, typer.Argument(help="The job id.", show_de
         out.print(table)
 
 
-@app.command(rich_help_panel=JOBS)
 @command_options()
 def redeliver(
     job_id: Annotated[str, typer.Argument(help="A finished job with a webhookUrl.", show_default=False)],
@@ -404,7 +394,6 @@ def redeliver(
     err.print(f"[dim]follow it with: shotwire deliveries {job_id}[/]")
 
 
-@app.command("test-webhook", rich_help_panel=JOBS)
 @command_options()
 def test_webhook(url: Annotated[str, typer.Argument(help="Your receiver's URL.", show_default=False)]) -> None:
     """POST a signed `webhook.test` event to URL now and show what it answered."""
@@ -425,10 +414,9 @@ def test_webhook(url: Annotated[str, typer.Argument(help="Your receiver's URL.",
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-# --- batch, listen, dev, admin ---------------------------------------------------------------------------
+# --- batch, listen --------------------------------------------------------------------------------------
 
 
-@app.command(rich_help_panel=CAPTURE)
 @command_options()
 @capture_options
 def batch(
@@ -471,9 +459,9 @@ def batch(
         raise typer.Exit(int(code))
 
 
-@app.command(rich_help_panel=JOBS)
 @command_options(api=False)
 def listen(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option("--port", "-p", envvar="SHOTWIRE_RECEIVER_PORT", min=0, max=65535)] = 9000,
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback unless you mean it).")] = "127.0.0.1",
     out_dir: Annotated[Path, typer.Option("--out", "-d", help="Where completed images are saved.")] = SCREENSHOTS,
@@ -483,7 +471,7 @@ def listen(
             "--secret",
             envvar="SHOTWIRE_WEBHOOK_SECRET",
             show_envvar=True,
-            help="Your webhook secret (whsec_…). Default in a checkout: the local dev secret.",
+            help="Your webhook secret (whsec_…). The repository's own shotwire defaults to the local stack's.",
         ),
     ] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="Print events only; do not download images.")] = False,
@@ -496,38 +484,73 @@ def listen(
     Answers 204 to a verified delivery and 401 to a bad signature. Point webhookUrl (or --webhook-url)
     at http://127.0.0.1:PORT/ (any path).
     """
-    from shotwire.cli.listen import resolve_secret, run_listener
+    from shotwire.cli.listen import SecretFallback, resolve_secret, run_listener
 
     state = current_state()
+    fallback = ctx.find_object(SecretFallback)  # create_app(secret_fallback=…)
     code = run_listener(
         state,
         host=host,
         port=port,
         out_dir=None if no_save else out_dir,
-        secret=resolve_secret(secret, host=host),
+        secret=resolve_secret(secret, host=host, fallback=fallback),
         count=count,
     )
     if code:
         raise typer.Exit(int(code))
 
 
-@app.command(rich_help_panel=LOCAL)
-@command_options(api=False)
-def dev(
-    port: Annotated[int | None, typer.Option("--port", help="API port (SHOTWIRE_PORT, default 8000).")] = None,
-    moto_port: Annotated[
-        int | None, typer.Option("--moto-port", help="Local AWS port (SHOTWIRE_MOTO_PORT, default 8001).")
-    ] = None,
-) -> None:
-    """Run the whole service locally (what `make dev` runs; needs a shotwire checkout)."""
-    from shotwire.cli.local import run_dev
+# --- the app ---------------------------------------------------------------------------------------------
 
-    code = run_dev(port=port, moto_port=moto_port)
-    if code:
-        raise typer.Exit(int(code))
+# (name, function, help panel), in the order `--help` lists them.
+COMMANDS: tuple[tuple[str, Any, str], ...] = (
+    ("capture", capture, CAPTURE),
+    ("submit", submit, CAPTURE),
+    ("status", status, JOBS),
+    ("list", list_jobs, JOBS),
+    ("delete", delete, JOBS),
+    ("deliveries", deliveries, JOBS),
+    ("redeliver", redeliver, JOBS),
+    ("test-webhook", test_webhook, JOBS),
+    ("batch", batch, CAPTURE),
+    ("listen", listen, JOBS),
+)
+
+# Commands of the shotwire repository's own `shotwire` (devstack/shotwire_cli.py), not of the SDK.
+CHECKOUT_COMMANDS = frozenset({"dev", "keys", "tenants"})
 
 
-from shotwire.cli.admin import keys_app, tenants_app  # noqa: E402 - the admin sub-apps use `app`'s helpers
+class ShotwireGroup(TyperGroup):
+    """Typer's command group, except that a command of the repository's tooling says where it lives."""
 
-app.add_typer(keys_app, name="keys", rich_help_panel=LOCAL)
-app.add_typer(tenants_app, name="tenants", rich_help_panel=LOCAL)
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name in CHECKOUT_COMMANDS and self.get_command(ctx, name) is None:
+            fail(
+                f"`shotwire {name}` is not a command of the SDK: it is part of the shotwire repository's own tooling",
+                ExitCode.USAGE,
+                hint=f"in a checkout, run `.venv/bin/shotwire {name}` (`make dev` sets it up)",
+            )
+        return super().resolve_command(ctx, args)
+
+
+def create_app(*, secret_fallback: SecretFallback | None = None) -> typer.Typer:
+    """A new `shotwire` app with the SDK's commands. `secret_fallback`: the webhook secret `listen` uses when
+    none is given (none here; the repository's tooling gives the local dev stack's)."""
+    app = typer.Typer(
+        name="shotwire",
+        help="shotwire: screenshots of web pages through the shotwire API. Docs: docs/cli.md.",
+        cls=ShotwireGroup,
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"obj": secret_fallback},
+    )
+    app.callback()(root)
+    for name, function, panel in COMMANDS:
+        app.command(name, rich_help_panel=panel)(function)
+    return app
+
+
+app = create_app()

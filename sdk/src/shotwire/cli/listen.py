@@ -3,7 +3,8 @@
 An HTTP server (127.0.0.1 by default) that verifies each POST with `shotwire.webhooks.verify`, answers
 204 (verified) or 401 (bad signature), prints the event and saves the image of a completed job to --out.
 Any path is accepted. Duplicates (the same `webhook-id`, e.g. a retry whose first answer got lost) are
-printed as such and not downloaded twice. `devstack/receiver.py` (`make receiver`) runs this.
+printed as such and not downloaded twice. `devstack/receiver.py` (`make receiver`) runs this through the
+repository's own `shotwire`, which gives it the local dev stack's secret as the default (`SecretFallback`).
 
 It requires the Standard Webhooks headers (`require_timestamp`): shotwire always sends them, and the hex
 header alone could be an old delivery replayed. Images are saved under names made from the job id only
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import os
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,7 +32,7 @@ from shotwire.cli.jobs import extension_for, status_style
 from shotwire.cli.output import ExitCode, State, err, fail, human_size, out, print_json_line
 from shotwire.client import write_atomically
 
-__all__ = ["Listener", "describe_event", "resolve_secret", "run_listener"]
+__all__ = ["Listener", "SecretFallback", "describe_event", "resolve_secret", "run_listener"]
 
 MAX_BODY = 1024 * 1024  # real deliveries are a few KB
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -48,37 +50,39 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _public_dev_secret() -> str | None:
-    try:
-        from devstack.options import DEFAULT_DEV_WEBHOOK_SECRET
-    except ImportError:
-        return None
-    return DEFAULT_DEV_WEBHOOK_SECRET
+@dataclass(frozen=True)
+class SecretFallback:
+    """The webhook secret `listen` uses when neither --secret nor SHOTWIRE_WEBHOOK_SECRET gives one. The SDK has
+    none; the repository's own `shotwire` (devstack/shotwire_cli.py) gives the local dev stack's."""
+
+    description: str  # said on stderr when it is used, e.g. "the local dev stack's webhook secret"
+    secret: Callable[[], str]  # read when `listen` starts, so the environment of that moment counts
+    # Secrets anyone can read (in a public repository): refused on an address other machines can reach.
+    public: frozenset[str] = frozenset()
 
 
-def resolve_secret(given: str | None, *, host: str = "127.0.0.1") -> str:
-    """--secret / SHOTWIRE_WEBHOOK_SECRET, else the local dev stack's secret (SHOTWIRE_DEV_WEBHOOK_SECRET or
-    its fixed default, from a checkout), else a usage error. The default dev secret is public (it is in
-    this repository), so it is refused on any address but loopback, however it was given: anyone could
-    sign events for it."""
+def resolve_secret(given: str | None, *, host: str = "127.0.0.1", fallback: SecretFallback | None = None) -> str:
+    """--secret / SHOTWIRE_WEBHOOK_SECRET, else `fallback`'s secret, else a usage error. A public secret (the
+    local dev stack's default is in the shotwire repository) is refused on any address but loopback, however
+    it was given: anyone could sign events for it."""
     secret = (given or "").strip()
-    from_dev_stack = not secret
-    if from_dev_stack:
-        secret = os.environ.get("SHOTWIRE_DEV_WEBHOOK_SECRET", "").strip() or (_public_dev_secret() or "")
+    from_fallback = not secret and fallback is not None
+    if from_fallback and fallback is not None:
+        secret = fallback.secret().strip()
     if not secret:
         fail(
             "no webhook secret: pass --secret or set SHOTWIRE_WEBHOOK_SECRET",
             ExitCode.USAGE,
-            hint="the secret is shown once when the tenant is created (`make dev` prints the local one)",
+            hint="the secret is shown once when the tenant is created (the local stack prints its own)",
         )
-    if secret == _public_dev_secret() and not is_loopback(host):
+    if fallback is not None and secret in fallback.public and not is_loopback(host):
         fail(
             f"--host {host} is reachable from other machines: pass your tenant's own --secret to listen there",
             ExitCode.USAGE,
-            hint="the local dev stack's default secret is public: anyone could sign events it would accept",
+            hint="that secret is public (the local dev stack's default): anyone could sign events it would accept",
         )
-    if from_dev_stack:
-        err.print("[dim]verifying with the local dev stack's webhook secret (pass --secret for another)[/]")
+    if from_fallback and fallback is not None:
+        err.print(f"[dim]verifying with {escape(fallback.description)} (pass --secret for another)[/]")
     return secret
 
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer.main
 
 from shotwire.cli.errors import report
 from shotwire.cli.output import ExitCode, State, err
 
+if TYPE_CHECKING:
+    import typer
 
-def run(argv: list[str] | None = None) -> int:
-    from shotwire.cli.app import app
+
+def run(argv: list[str] | None = None, app: typer.Typer | None = None) -> int:
+    """Run `app` (default: the SDK's; devstack/shotwire_cli.py passes the repository's) with `argv`."""
+    if app is None:
+        from shotwire.cli.app import app as sdk_app
+
+        app = sdk_app
 
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)

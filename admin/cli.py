@@ -1,5 +1,6 @@
-"""`shotwire keys …` and `shotwire tenants …`: the admin CLI (`python -m admin`, admin/ in the checkout)
-with rich tables and --json. Imported lazily: the SDK never needs boto3."""
+"""`shotwire keys …` and `shotwire tenants …` of the repository's own `shotwire` (devstack/shotwire_cli.py):
+`python -m admin` with rich tables and --json. `admin.__main__` (boto3) is imported only when one of them
+runs, so the other commands start as fast as the SDK's."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from shotwire.cli.common import command_options, current_state
-from shotwire.cli.local import import_from_checkout
 from shotwire.cli.output import ExitCode, err, fail, out, print_json
 
 __all__ = ["keys_app", "tenants_app"]
 
-keys_app = typer.Typer(help="API keys: create, list, revoke (admin; needs a checkout).", no_args_is_help=True)
-tenants_app = typer.Typer(help="Tenants: create, list (admin; needs a checkout).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke (admin).", no_args_is_help=True)
+tenants_app = typer.Typer(help="Tenants: create, list (admin).", no_args_is_help=True)
 
 LocalOption = Annotated[
     bool, typer.Option("--local", help="The local stack (`make dev`, moto on SHOTWIRE_MOTO_PORT) instead of AWS.")
@@ -29,12 +29,19 @@ RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region (
 
 def _run_admin(local: bool, region: str | None, argv: list[str]) -> list[dict[str, Any]]:
     """Run `python -m admin` in-process; its JSON lines, or exit with its message and our exit code."""
-    admin_cli = import_from_checkout("admin.__main__", "keys")
+    try:
+        from admin.__main__ import main as admin_main
+    except ModuleNotFoundError as error:
+        fail(
+            f"the admin commands need the checkout's development packages (missing: {error.name})",
+            ExitCode.AUTH,
+            hint="use the checkout's venv, which `make dev` sets up: .venv/bin/shotwire",
+        )
     full = (["--local"] if local else []) + (["--region", region] if region else []) + argv
     stdout, stderr = io.StringIO(), io.StringIO()
     try:
         with redirect_stdout(stdout), redirect_stderr(stderr):
-            code = admin_cli.main(full)
+            code = admin_main(full)
     except SystemExit as stop:  # argparse
         code = stop.code if isinstance(stop.code, int) else 2
     except Exception as error:  # boto3/botocore errors, imported lazily
