@@ -337,8 +337,8 @@ def _accept_batch(request: BatchRequest) -> Response[Any]:
             capture_queue=services.capture_queue,
             rules=services.submission_rules,
         )
-    body = AcceptedBatch(batch_id=record.job_id, status="processing", job_ids=[job.job_id for job in members])
-    return accepted(body, f"/v1/batches/{record.job_id}")
+    body = AcceptedBatch(batch_id=record.batch_id, status="processing", job_ids=[job.job_id for job in members])
+    return accepted(body, f"/v1/batches/{record.batch_id}")
 
 
 @app.get("/v1/batches/<batch_id>", tags=["batches"], responses=answers({200: ("The batch", BatchAnswer)}, 404))
@@ -346,8 +346,7 @@ def read_batch(batch_id: str) -> dict[str, Any]:
     services = get_services()
     tenant_id = tenant_of(app)
     record = get_batch(tenant_id, batch_id, services.jobs)
-    low, high = record.batch_range or ["", ""]
-    members = services.jobs.member_ids(tenant_id, record.job_id, (low, high))
+    members = services.jobs.member_ids(tenant_id, record.batch_id, record.member_range)
     return batch_view(record, services.jobs.statuses(tenant_id, members), members).to_json()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from shotwire_core.adapters.browser import CaptureResult, DestinationGuard
 from shotwire_core.errors import StaleJobError
 from shotwire_core.models import (
+    BatchRecord,
     CaptureOptions,
     DeliveryHistory,
     DeliveryRecord,
@@ -24,6 +25,7 @@ from shotwire_core.models import (
 @dataclass
 class FakeJobs:
     items: dict[tuple[str, str], Job] = field(default_factory=dict)
+    batches: dict[tuple[str, str], BatchRecord] = field(default_factory=dict)
     delivery_records: dict[tuple[str, str], DeliveryRecord] = field(default_factory=dict)
     attempts: dict[tuple[str, str], list[WebhookAttempt]] = field(default_factory=dict)
 
@@ -32,6 +34,9 @@ class FakeJobs:
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         return self.items.get((tenant_id, job_id))
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None:
+        return self.batches.get((tenant_id, batch_id))
 
     def _set(self, tenant_id: str, job_id: str, **changes: Any) -> Job:
         job = self.items[(tenant_id, job_id)].model_copy(update=changes)

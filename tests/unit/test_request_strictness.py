@@ -223,8 +223,8 @@ class _Jobs:
     def __init__(self) -> None:
         self.created: list[Any] = []
 
-    def create(self, job: Any) -> None:
-        self.created.append(job)
+    def create_batch(self, record: Any) -> None:
+        self.created.append(record)
 
     def create_many(self, jobs: list[Any]) -> None:
         self.created += jobs

@@ -1,8 +1,8 @@
 """Batches: up to 1,000 captures in one request, each an ordinary job, and one `batch.completed` webhook.
 
-The batch itself is a record in the jobs table (id `bat_…`, face "batch") that goes through the same
-delivery machinery as a job: when the last member ends, the record is marked completed and its webhook
-is delivered, signed, retried and parked like any other. Members are counted into two sets on the
+The batch itself is a record of its own in the jobs table (a BatchRecord, id `bat_…`): when the last member
+ends, it is marked completed and its webhook is a delivery like any job's, signed, retried and parked the
+same way. Members are counted into two sets on the
 record, so an outcome event seen twice (at-least-once) is counted once.
 """
 
@@ -17,9 +17,10 @@ from pydantic import ValidationError
 from shotwire_contract.answers import BatchAnswer, BatchMember, WebhookInfo
 from shotwire_core.clock import iso, now_iso, utc_now
 from shotwire_core.errors import FieldProblem, InvalidRequestError, JobNotFoundError, problem_from_pydantic
-from shotwire_core.ids import new_job_id
+from shotwire_core.ids import is_batch_id, new_batch_id, new_job_id
 from shotwire_core.jobs import SubmissionRules, check_webhook_url, destination_problems, queued_job
 from shotwire_core.models import (
+    BatchRecord,
     BatchRequest,
     CaptureMessage,
     Job,
@@ -29,7 +30,6 @@ from shotwire_core.models import (
 )
 from shotwire_core.observability import logger, metrics
 
-BATCH_PREFIX = "bat_"
 # A body naming 1,000 bad items helps nobody: the first ones show the pattern.
 MAX_PROBLEMS_REPORTED = 50
 
@@ -46,8 +46,8 @@ class BatchProgress:
 
 
 class BatchStore(Protocol):
-    def create(self, job: Job) -> None: ...
-    def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+    def create_batch(self, record: BatchRecord) -> None: ...
+    def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None: ...
     def create_many(self, jobs: list[Job]) -> None: ...
     def count_batch_member(self, tenant_id: str, batch_id: str, job_id: str, completed: bool) -> BatchProgress: ...
     def finish_batch(self, tenant_id: str, batch_id: str, now: str, counts: dict[str, int]) -> bool: ...
@@ -57,10 +57,6 @@ class BatchStore(Protocol):
 
 class BulkSender(Protocol):
     def send_many(self, bodies: list[dict[str, Any]]) -> None: ...
-
-
-def is_batch_id(value: str) -> bool:
-    return value.startswith(BATCH_PREFIX) and len(value) == len(BATCH_PREFIX) + 26 and value[4:].isalnum()
 
 
 def expand(request: BatchRequest) -> list[ScreenshotRequest]:
@@ -109,7 +105,7 @@ def submit_batch(
     jobs: BatchStore,
     capture_queue: BulkSender,
     rules: SubmissionRules,
-) -> tuple[Job, list[Job]]:
+) -> tuple[BatchRecord, list[Job]]:
     """Record the batch, then its jobs, then queue them (bulk writes and sends: a 1,000-item batch is a few
     dozen calls)."""
 
@@ -127,7 +123,7 @@ def submit_batch(
     requests = _members(request, check_defaults, check_item)
     webhook_url = request.defaults.get("webhookUrl")
     now = utc_now()
-    batch_id = BATCH_PREFIX + new_job_id(int(now.timestamp() * 1000)).removeprefix("job_")
+    batch_id = new_batch_id(int(now.timestamp() * 1000))
     # Ids made in the same millisecond sort by their random part; handing them out sorted makes id order
     # item order, which is how GET /v1/batches/{id} lists the jobs (a range query over the ids).
     ordered_ids = sorted(new_job_id(int(now.timestamp() * 1000)) for _ in requests)
@@ -135,23 +131,18 @@ def submit_batch(
         queued_job(tenant_id, item, rules, batch_id=batch_id, job_id=job_id)  # every item checked by _members
         for item, job_id in zip(requests, ordered_ids, strict=True)
     ]
-    record = members[0].model_copy(
-        update={
-            "job_id": batch_id,
-            "status": JobStatus.PROCESSING,
-            "face": "batch",
-            "batch_id": batch_id,
-            "batch_total": len(members),
-            "batch_range": [members[0].job_id, members[-1].job_id],
-            "webhook_url": webhook_url,
-            "webhook_status": WebhookStatus.PENDING if webhook_url else None,
-            "metadata": None,
-            "external_id": None,
-            "created_at": iso(now),
-            "updated_at": iso(now),
-        }
+    record = BatchRecord(
+        tenant_id=tenant_id,
+        batch_id=batch_id,
+        total=len(members),
+        member_range=(members[0].job_id, members[-1].job_id),
+        webhook_url=webhook_url,
+        webhook_status=WebhookStatus.PENDING if webhook_url else None,
+        created_at=iso(now),
+        updated_at=iso(now),
+        expires_at=members[0].expires_at,
     )
-    jobs.create(record)
+    jobs.create_batch(record)
     jobs.create_many(members)
     capture_queue.send_many([CaptureMessage(tenant_id=tenant_id, job_id=job.job_id).model_dump() for job in members])
     metrics.add_metric(name="ScreenshotsSubmitted", unit="Count", value=len(members))
@@ -159,7 +150,7 @@ def submit_batch(
     return record, members
 
 
-def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> BatchAnswer:
+def batch_view(record: BatchRecord, statuses: dict[str, str], member_ids: list[str]) -> BatchAnswer:
     """`GET /v1/batches/{id}`: counts by status and each job's status."""
     member_statuses = [(job_id, statuses.get(job_id, JobStatus.QUEUED.value)) for job_id in member_ids]
     counts = {status.value: 0 for status in JobStatus}
@@ -168,7 +159,7 @@ def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> 
     return BatchAnswer(
         batch_id=record.job_id,
         status="completed" if record.status is JobStatus.COMPLETED else "processing",
-        total=record.batch_total or len(member_ids),
+        total=record.total,
         counts=counts,
         created_at=record.created_at,
         completed_at=record.completed_at,
@@ -177,9 +168,9 @@ def batch_view(record: Job, statuses: dict[str, str], member_ids: list[str]) -> 
     )
 
 
-def get_batch(tenant_id: str, batch_id: str, jobs: BatchStore) -> Job:
-    record = jobs.get(tenant_id, batch_id) if is_batch_id(batch_id) else None
-    if record is None or record.face != "batch":
+def get_batch(tenant_id: str, batch_id: str, jobs: BatchStore) -> BatchRecord:
+    record = jobs.get_batch(tenant_id, batch_id) if is_batch_id(batch_id) else None
+    if record is None:
         raise JobNotFoundError(batch_id[:64])
     return record
 
@@ -201,7 +192,7 @@ def settle_member(
         return False
     counts = {"completed": progress.completed, "failed": progress.failed}
     completed_now = jobs.finish_batch(tenant_id, batch_id, now(), counts)
-    record = jobs.get(tenant_id, batch_id)
+    record = jobs.get_batch(tenant_id, batch_id)
     # Also when another event completed it but died before its first attempt: the delivery is opened once and
     # its first attempt made once, however many events get here.
     if record is not None and record.webhook_url and record.status.is_terminal:

@@ -27,15 +27,25 @@ from shotwire_core.circuit import record as circuit_record
 from shotwire_core.clock import iso_from_epoch, now_iso
 from shotwire_core.config import SQS_MAX_DELAY_SECONDS
 from shotwire_core.errors import StaleJobError
-from shotwire_core.ids import webhook_message_id
-from shotwire_core.jobs import LinkSigner, MessageSender, webhook_body
-from shotwire_core.models import DeliveryRecord, Job, JobStatus, RetryMessage, Tenant, WebhookAttempt, WebhookStatus
+from shotwire_core.ids import is_batch_id, webhook_message_id
+from shotwire_core.jobs import LinkSigner, MessageSender, batch_completed_body, webhook_body
+from shotwire_core.models import (
+    BatchRecord,
+    DeliveryRecord,
+    Job,
+    JobStatus,
+    RetryMessage,
+    Tenant,
+    WebhookAttempt,
+    WebhookStatus,
+)
 from shotwire_core.observability import logger, metrics
 from shotwire_core.sending import DeliveryResult, WebhookSender
 
 
 class DeliveryOpener(Protocol):
     def get(self, tenant_id: str, job_id: str) -> Job | None: ...
+    def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None: ...
     def open_delivery(self, record: DeliveryRecord) -> DeliveryRecord: ...
     def get_delivery(self, tenant_id: str, subject_id: str, number: int) -> DeliveryRecord | None: ...
 
@@ -80,22 +90,26 @@ def encode_body(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def new_delivery(subject: Job, number: int, now: str) -> DeliveryRecord:
+def new_delivery(subject: Job | BatchRecord, number: int, now: str) -> DeliveryRecord:
     """Delivery `number` of a finished job's (or completed batch's) outcome, its body fixed now; only the
     download link is signed afresh at each attempt."""
     assert subject.webhook_url is not None
     link_field = None
-    if subject.image_key and subject.status is JobStatus.COMPLETED and subject.face != "batch":
-        link_field = "image" if subject.face == "capture" else "screenshotUrl"
+    if isinstance(subject, BatchRecord):
+        payload = batch_completed_body(subject)
+    else:
+        if subject.image_key and subject.status is JobStatus.COMPLETED:
+            link_field = "image" if subject.face == "capture" else "screenshotUrl"
+        payload = webhook_body(subject, LINK_PLACEHOLDER if link_field else None)
     return DeliveryRecord(
         tenant_id=subject.tenant_id,
         subject_id=subject.job_id,
         number=number,
         webhook_id=webhook_message_id(subject.job_id, number),
         url=subject.webhook_url,
-        payload=encode_body(webhook_body(subject, LINK_PLACEHOLDER if link_field else None)).decode("utf-8"),
+        payload=encode_body(payload).decode("utf-8"),
         link_field=link_field,
-        image_key=subject.image_key if link_field else None,
+        image_key=subject.image_key if link_field and isinstance(subject, Job) else None,
         created_at=now,
         updated_at=now,
         expires_at=subject.expires_at,
@@ -106,10 +120,15 @@ def new_delivery(subject: Job, number: int, now: str) -> DeliveryRecord:
 LINK_PLACEHOLDER = ""
 
 
+def subject_of(jobs: DeliveryOpener, tenant_id: str, subject_id: str) -> Job | BatchRecord | None:
+    """The job or batch a delivery is of, by its id."""
+    return jobs.get_batch(tenant_id, subject_id) if is_batch_id(subject_id) else jobs.get(tenant_id, subject_id)
+
+
 def open_delivery(tenant_id: str, subject_id: str, *, jobs: DeliveryOpener) -> DeliveryRecord | None:
     """The current delivery of a finished job or completed batch, opened if it is not yet (an outcome event
     seen twice opens it once); None when there is nothing to deliver."""
-    subject = jobs.get(tenant_id, subject_id)
+    subject = subject_of(jobs, tenant_id, subject_id)
     if subject is None or not subject.webhook_url or not subject.status.is_terminal:
         return None
     return jobs.open_delivery(new_delivery(subject, subject.delivery_number, now_iso()))

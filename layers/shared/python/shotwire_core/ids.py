@@ -31,6 +31,17 @@ def is_job_id(value: str) -> bool:
     return _JOB_ID.fullmatch(value) is not None
 
 
+BATCH_PREFIX = "bat_"
+
+
+def new_batch_id(millis: int | None = None) -> str:
+    return BATCH_PREFIX + new_job_id(millis).removeprefix("job_")
+
+
+def is_batch_id(value: str) -> bool:
+    return value.startswith(BATCH_PREFIX) and len(value) == len(BATCH_PREFIX) + 26 and value[4:].isalnum()
+
+
 def new_api_key() -> str:
     """An API key with a recognisable prefix (so leaked keys are easy to scan for) and 192 random bits."""
     return "sw_live_" + secrets.token_urlsafe(24)

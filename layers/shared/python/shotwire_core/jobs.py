@@ -31,6 +31,7 @@ from shotwire_core.errors import (
 from shotwire_core.ids import hash_api_key, is_job_id, new_job_id, webhook_message_id
 from shotwire_core.models import (
     FILE_EXTENSIONS,
+    BatchRecord,
     CaptureMessage,
     DeliveryHistory,
     ErrorCode,
@@ -369,8 +370,6 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
     """The webhook contract, in the field order receivers of the existing services see, then metadata."""
     if job.face == "capture":
         return capture_view(job, screenshot_url).to_json()
-    if job.face == "batch":
-        return batch_completed_body(job)
     body: dict[str, Any] = {"jobId": job.job_id, "status": job.status.value}
     if job.status is JobStatus.COMPLETED:
         body["screenshotUrl"] = screenshot_url
@@ -393,14 +392,14 @@ def webhook_body(job: Job, screenshot_url: str | None) -> dict[str, Any]:
     return body
 
 
-def batch_completed_body(record: Job) -> dict[str, Any]:
-    """The `batch.completed` webhook of a batch record (see shotwire_core.batches)."""
+def batch_completed_body(record: BatchRecord) -> dict[str, Any]:
+    """The `batch.completed` webhook of a batch (see shotwire_core.batches)."""
     return {
         "type": "batch.completed",
-        "batchId": record.job_id,
+        "batchId": record.batch_id,
         "status": "completed",
-        "total": record.batch_total,
-        "counts": record.batch_counts or {},
+        "total": record.total,
+        "counts": record.counts or {},
         "createdAt": record.created_at,
         "completedAt": record.completed_at,
     }

@@ -160,8 +160,7 @@ def capture_options(request: ScreenshotRequest, default_timeout_ms: int = 30_000
     return CaptureOptions.model_validate(fields)
 
 
-# "batch": the record of a batch (see shotwire_core.batches), which ends with the batch.completed webhook.
-JobFace = Literal["screenshots", "capture", "batch"]
+JobFace = Literal["screenshots", "capture"]
 
 
 class Job(BaseModel):
@@ -178,12 +177,8 @@ class Job(BaseModel):
     external_id: str | None = Field(default=None, alias="externalId")
     # Which API the job came in through; its webhook speaks that API's shape.
     face: JobFace = "screenshots"
-    # Members carry their batch's id; the batch record carries its size and, once done, its counts.
+    # Members carry their batch's id (the batch itself is a BatchRecord).
     batch_id: str | None = Field(default=None, alias="batchId")
-    batch_total: int | None = Field(default=None, alias="batchTotal")
-    batch_counts: dict[str, int] | None = Field(default=None, alias="batchCounts")
-    # The lowest and highest member job id: members are found by a key range, not a partition scan.
-    batch_range: list[str] | None = Field(default=None, alias="batchRange")
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")
     started_at: str | None = Field(default=None, alias="startedAt")
@@ -215,6 +210,36 @@ class Job(BaseModel):
     @property
     def result_height(self) -> int:
         return self.image_height if self.image_height is not None else self.options.height
+
+    def to_item(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class BatchRecord(BaseModel):
+    """A batch as the jobs table keeps it (id `bat_…`, beside its jobs): its size, where its members' ids lie,
+    its counts once every member has finished, and where its `batch.completed` webhook goes."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    tenant_id: str = Field(alias="tenantId")
+    batch_id: str = Field(alias="jobId")
+    status: JobStatus = JobStatus.PROCESSING  # completed once the last member has finished
+    total: int = Field(alias="batchTotal", ge=1)
+    # The lowest and highest member job id: members are found by a key range, not a partition scan.
+    member_range: tuple[str, str] = Field(alias="batchRange")
+    counts: dict[str, int] | None = Field(default=None, alias="batchCounts")
+    webhook_url: str | None = Field(default=None, alias="webhookUrl")
+    webhook_status: WebhookStatus | None = Field(default=None, alias="webhookStatus")
+    delivery_number: int = Field(default=1, alias="deliveryNumber")
+    created_at: str = Field(alias="createdAt")
+    updated_at: str = Field(alias="updatedAt")
+    completed_at: str | None = Field(default=None, alias="completedAt")
+    expires_at: int | None = Field(default=None, alias="expiresAt")
+
+    @property
+    def job_id(self) -> str:
+        """The record's key in the jobs table (deliveries name their subject by it)."""
+        return self.batch_id
 
     def to_item(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

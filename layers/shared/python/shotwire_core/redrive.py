@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shotwire_core.clock import now_iso
-from shotwire_core.delivery import DeliveryOpener, open_delivery
+from shotwire_core.delivery import DeliveryOpener, open_delivery, subject_of
 from shotwire_core.models import DeliveryRecord, RetryMessage
 
 
@@ -35,7 +35,7 @@ class Reopener(DeliveryOpener, Protocol):
 def reopen(jobs: Reopener, tenant_id: str, job_id: str, now: str) -> int:
     """Make the job's current delivery deliverable again, opening it if the dispatcher never did (an outcome
     event it failed on); its number. Raises when there is nothing to redrive."""
-    job = jobs.get(tenant_id, job_id)
+    job = subject_of(jobs, tenant_id, job_id)
     if job is None:
         raise LookupError("the job is gone (expired or deleted)")
     if jobs.get_delivery(tenant_id, job_id, job.delivery_number) is None:

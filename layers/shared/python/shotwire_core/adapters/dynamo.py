@@ -17,6 +17,7 @@ from shotwire_core.errors import StaleJobError
 from shotwire_core.models import (
     DELIVERY_PREFIX,
     ApiKeyRecord,
+    BatchRecord,
     DeliveryHistory,
     DeliveryRecord,
     Job,
@@ -110,6 +111,22 @@ class JobTable:
             Item=_to_ddb(job.to_item()),
             ConditionExpression="attribute_not_exists(jobId)",
         )
+
+    def create_batch(self, record: BatchRecord) -> None:
+        self._ddb.put_item(
+            TableName=self.table_name,
+            Item=_to_ddb(record.to_item()),
+            ConditionExpression="attribute_not_exists(jobId)",
+        )
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None:
+        response = self._ddb.get_item(
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": tenant_id, "jobId": batch_id}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return BatchRecord.model_validate(_from_ddb(item)) if item else None
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
         response = self._ddb.get_item(
