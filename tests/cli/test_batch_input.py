@@ -18,6 +18,7 @@ import pytest
 from shotwire import Client
 from shotwire.cli import batch as batch_module
 from shotwire.cli.batch import REPORT_NAME, ImageUnavailable, InputError, SerialApi, detect_format, parse_rows
+from shotwire.cli.batch import command as batch_command
 from shotwire.cli.output import ExitCode
 from tests.cli.conftest import Cli
 from tests.support import closed_port
@@ -153,7 +154,7 @@ def test_only_the_batchs_own_temporary_files_are_removed(tmp_path: Path) -> None
     theirs += ["sub/.a.png.abcdefgh.part"]  # a.png is not in sub/
     for name in ours + theirs:
         (tmp_path / name).write_bytes(b"x")
-    batch_module._remove_leftovers(tmp_path, rows)
+    batch_module.remove_leftovers(tmp_path, rows)
     assert [name for name in ours + theirs if (tmp_path / name).exists()] == theirs
 
 
@@ -228,7 +229,7 @@ class FakeApi:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     api = FakeApi()
-    monkeypatch.setattr(batch_module, "make_client", lambda state, **kwargs: api.client())
+    monkeypatch.setattr(batch_command, "make_client", lambda state, **kwargs: api.client())
     return api
 
 
@@ -521,7 +522,7 @@ def test_a_name_with_a_nul_is_exit_2_naming_the_line(offline_cli: Cli, tmp_path:
 
     row = batch_module.Row(1, "https://a.example/", {}, "a\0b.png")  # past parse_rows: resolve() raises
     with pytest.raises(InputError, match=r"^line 1: file 'a\\x00b.png' cannot be used"):
-        batch_module._check_inside(tmp_path, [row])
+        batch_module.check_inside(tmp_path, [row])
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
