@@ -14,17 +14,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shotwire_core.adapters.browser import BrowserEngine, CaptureError
-from shotwire_core.capture import abandon_capture, run_capture
+from shotwire_core.adapters.browser import BrowserEngine
+from shotwire_core.capture import after_failed_attempt, run_capture
 from shotwire_core.config import CAPTURE_INVOCATION_MARGIN_SECONDS
-from shotwire_core.models import CaptureMessage, ErrorCode
+from shotwire_core.models import CaptureMessage
 from shotwire_core.observability import correlate, logger, metrics, tracer
 from shotwire_core.services import get_services
 from shotwire_core.settings import CaptureSettings, settings_as
 
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
-# A failed capture is tried again after 30 s, then 60 s (capture_max_receive_count 3 tries in all).
-RETRY_BACKOFF_SECONDS = 30
 # Captures give up this long before Lambda stops the invocation, to leave time for what follows them:
 # recording each outcome (DynamoDB), announcing it (EventBridge) and shortening its redelivery (SQS), a call
 # or two each with the SDK's retries. A capture still running when Lambda stops the invocation leaves its
@@ -53,23 +51,19 @@ def process_record(record: SQSRecord, not_after: float | None = None) -> None:
             not_after=not_after,
         )
     except Exception as error:
-        receives = int(record.attributes.approximate_receive_count)
-        if receives < settings.capture_max_receive_count:
-            # Reported as a batch item failure, SQS delivers it again: after a short backoff, not after the
-            # visibility timeout (6 x the function's, 45 min), which is there for throttled batches.
-            try:
-                services.capture_queue.release(record.receipt_handle, after_seconds=RETRY_BACKOFF_SECONDS * receives)
-            except Exception:
-                # Not fatal: the message still comes back, only after the visibility timeout instead.
-                logger.warning("could not shorten the redelivery backoff", exc_info=True)
-            raise
-        logger.exception("capture failed on its last delivery", extra={"receives": receives})
-        if isinstance(error, CaptureError):
-            code, reason = error.code, f"{error.message} (after {receives} attempts)"
-        else:
-            code = ErrorCode.INTERNAL_ERROR
-            reason = f"internal error: capture failed {receives} times ({type(error).__name__})"
-        abandon_capture(message, reason, code, jobs=services.jobs, bus=services.bus)
+        retry = after_failed_attempt(
+            message,
+            error,
+            int(record.attributes.approximate_receive_count),
+            max_receives=settings.capture_max_receive_count,
+            jobs=services.jobs,
+            bus=services.bus,
+            redeliver_after=lambda seconds: services.capture_queue.release(
+                record.receipt_handle, after_seconds=seconds
+            ),
+        )
+        if retry:
+            raise  # a batch item failure: SQS delivers it again
 
 
 async def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:

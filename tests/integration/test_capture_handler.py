@@ -15,6 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from devstack.runtime import LocalContext, load_function
+from shotwire_core import capture as capture_logic
 from shotwire_core.adapters.browser import BrowserEngine
 from shotwire_core.models import ErrorCode, JobStatus, ScreenshotRequest
 from shotwire_core.services import get_services
@@ -115,7 +116,7 @@ def test_infrastructure_errors_are_retried_then_fail_the_job_on_the_last_deliver
 def test_a_failed_capture_comes_back_after_a_short_backoff_not_the_visibility_timeout(
     aws_stack: Aws, capture_module: ModuleType, page: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(capture_module, "RETRY_BACKOFF_SECONDS", 1)
+    monkeypatch.setattr(capture_logic, "RETRY_BACKOFF_SECONDS", 1)
     sqs = boto3.client("sqs", region_name="us-east-1")
     queue = aws_stack.resources.capture_queue_url
     sqs.purge_queue(QueueUrl=queue)

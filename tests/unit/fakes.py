@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from shotwire_core.adapters.browser import CaptureResult, DestinationGuard
 from shotwire_core.errors import StaleJobError
 from shotwire_core.models import (
     BatchRecord,
@@ -20,6 +19,7 @@ from shotwire_core.models import (
     WebhookStatus,
     delivery_key,
 )
+from shotwire_core.rendering import CaptureResult, DestinationGuard
 
 
 @dataclass

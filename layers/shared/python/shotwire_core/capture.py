@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from shotwire_core.adapters.browser import CaptureError, CaptureResult, DestinationGuard
 from shotwire_core.clock import now_iso
 from shotwire_core.config import DETAIL_TYPE_COMPLETED, DETAIL_TYPE_FAILED
 from shotwire_core.jobs import image_key
 from shotwire_core.models import CONTENT_TYPES, CaptureMessage, CaptureOptions, ErrorCode, Job, JobStatus, OutcomeDetail
 from shotwire_core.netguard import check_destination
 from shotwire_core.observability import logger, metrics
+from shotwire_core.rendering import CaptureError, CaptureResult, DestinationGuard
 
 
 class JobUpdater(Protocol):
@@ -162,3 +163,37 @@ def abandon_capture(
         bus.publish(*outcome_event(job))
         return job
     return fail_job(job, reason, code, jobs=jobs, bus=bus)
+
+
+# A failed capture is tried again after 30 s, then 60 s (capture_max_receive_count tries in all).
+RETRY_BACKOFF_SECONDS = 30
+
+
+def after_failed_attempt(
+    message: CaptureMessage,
+    error: Exception,
+    receives: int,
+    *,
+    max_receives: int,
+    jobs: JobUpdater,
+    bus: EventPublisher,
+    redeliver_after: Callable[[int], None],
+) -> bool:
+    """A capture attempt raised (a transient failure). True: the message should come back, after a backoff that
+    grows with each try rather than the queue's visibility timeout (6 x the function's, 45 min, which is there
+    for throttled batches). False: that was its last try, and the job has been failed with the reason."""
+    if receives < max_receives:
+        try:
+            redeliver_after(RETRY_BACKOFF_SECONDS * receives)
+        except Exception:
+            # Not fatal: the message still comes back, only after the visibility timeout instead.
+            logger.warning("could not shorten the redelivery backoff", exc_info=True)
+        return True
+    logger.error("capture failed on its last delivery", exc_info=error, extra={"receives": receives})
+    if isinstance(error, CaptureError):
+        code, reason = error.code, f"{error.message} (after {receives} attempts)"
+    else:
+        code = ErrorCode.INTERNAL_ERROR
+        reason = f"internal error: capture failed {receives} times ({type(error).__name__})"
+    abandon_capture(message, reason, code, jobs=jobs, bus=bus)
+    return False

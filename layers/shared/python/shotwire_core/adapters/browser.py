@@ -23,7 +23,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -48,6 +48,9 @@ from shotwire_core.blocklists import cookie_banner_css, is_ad_host
 from shotwire_core.config import CAPTURE_CLEANUP_SECONDS, CAPTURE_HANG_GRACE_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS
 from shotwire_core.models import MAX_CAPTURE_HEIGHT, CaptureOptions, ErrorCode
 from shotwire_core.observability import logger
+from shotwire_core.rendering import CaptureError as CaptureError
+from shotwire_core.rendering import CaptureResult as CaptureResult
+from shotwire_core.rendering import DestinationGuard as DestinationGuard
 
 # Chromium phones home at start-up (component updates, safe browsing...). Those calls are slow or
 # refused on a closed network and are never wanted for a capture.
@@ -99,19 +102,6 @@ RESOURCE_TYPES = {
 }
 
 # Request URL check: returns the vetted addresses, or raises with a reason when the destination is not allowed.
-DestinationGuard = Callable[[str], Any]
-
-
-class CaptureError(Exception):
-    """A capture failed for a reason the job should carry: `code` classifies it, the message explains it.
-
-    `timed_out`: a browser step ran out of time; the engine then asks whether the browser itself is hung."""
-
-    def __init__(self, code: ErrorCode, message: str, *, timed_out: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.timed_out = timed_out
 
 
 class _BrowserCrashed(Exception):
@@ -129,20 +119,6 @@ class _StepTimedOut(Exception):
 # Said of a job the capture function has no time left for: not the page's fault, so the job is transient
 # (INTERNAL_ERROR) and SQS delivers it again, to an invocation with time for it.
 OUT_OF_TIME = "the capture function ran out of time before this capture could finish"
-
-
-@dataclass(frozen=True)
-class CaptureResult:
-    image: bytes
-    width: int
-    height: int
-    final_url: str
-    http_status: int | None
-    title: str
-    truncated: bool = False
-    warnings: tuple[str, ...] = ()
-    navigation_ms: int = 0
-    capture_ms: int = 0
 
 
 def _first_line(error: BaseException) -> str:
