@@ -29,9 +29,9 @@ from shotwire_contract.answers import (
     SecretRotated,
     WebhookTestAnswer,
 )
-from shotwire_core.batches import batch_view, get_batch, submit_batch
-from shotwire_core.binary_media import answers_bytes
-from shotwire_core.errors import JobNotFoundError
+from shotwire_core import answering, batches
+from shotwire_core.answering import ImageBytes, ImageElsewhere, finished_result
+from shotwire_core.batches import submit_batch
 from shotwire_core.held_calls import held_call
 from shotwire_core.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shotwire_core.idempotency import run_once
@@ -39,13 +39,9 @@ from shotwire_core.jobs import (
     MAX_WAIT_SECONDS,
     authenticate,
     capture_id,
-    capture_view,
     check_webhook_url,
     delete_job,
-    delivery_view,
     get_job,
-    job_id_of_capture,
-    job_view,
     list_jobs,
     requested_wait,
     submit_screenshot,
@@ -54,7 +50,6 @@ from shotwire_core.jobs import (
 from shotwire_core.limits import captures_reserved, check_rate
 from shotwire_core.links import DOWNLOADS_PATH, REDIRECT_TTL_SECONDS, DownloadLinks, find_image, verify_link
 from shotwire_core.models import (
-    CONTENT_TYPES,
     BatchRequest,
     CaptureRequest,
     JobStatus,
@@ -70,8 +65,6 @@ from shotwire_core.signing import signature_headers
 from shotwire_core.web import ApiResolver, answers, install_edge, public_base_url, tenant_of
 from shotwire_core.webhook_admin import redeliver, rotate_webhook_secret, send_test_event
 
-# A Lambda response carries at most 6 MB, and base64 adds a third: larger images are answered with a 303.
-MAX_INLINE_IMAGE_BYTES = 4 * 1024 * 1024
 # Time kept back from the function's deadline to shape the answer after a synchronous wait.
 ANSWER_MARGIN_SECONDS = 2
 
@@ -251,23 +244,30 @@ def _finished_or_accepted(accepted: Response[Any], seconds: int, preferred: bool
         accepted.headers.update(applied)
         return accepted
     headers = {"Location": f"/v1/screenshots/{job_id}", **applied}
-    content_type = CONTENT_TYPES[job.options.format]
-    if job.image_key and answers_bytes((app.current_event.headers or {}).get("Accept"), content_type):
-        data = services.images.get_if_smaller(job.image_key, MAX_INLINE_IMAGE_BYTES)
-        if data is None:  # too large for a Lambda response: send the caller to the download link instead
-            # Followed at once: a short-lived presigned URL, with no detour through the download route.
-            link = services.images.download_url(job.image_key, REDIRECT_TTL_SECONDS)
-            return Response(status_code=HTTPStatus.SEE_OTHER.value, body=None, headers={**headers, "Location": link})
+    result = finished_result(
+        job,
+        (app.current_event.headers or {}).get("Accept"),
+        jobs=services.jobs,
+        images=services.images,
+        links=links(),
+        ttl_seconds=services.settings_as(ApiSettings).download_url_ttl_seconds,
+    )
+    if isinstance(result, ImageElsewhere):
+        return Response(
+            status_code=HTTPStatus.SEE_OTHER.value, body=None, headers={**headers, "Location": result.location}
+        )
+    if isinstance(result, ImageBytes):
         return Response(
             status_code=HTTPStatus.OK.value,
-            content_type=content_type,
-            body=data,
+            content_type=result.content_type,
+            body=result.data,
             headers={**headers, "X-Job-Id": job_id},
         )
-    ttl = services.settings_as(ApiSettings).download_url_ttl_seconds
-    view = job_view(job, links(), ttl, services.jobs.deliveries(tenant_of(app), job_id)).to_json()
     return Response(
-        status_code=HTTPStatus.OK.value, content_type=content_types.APPLICATION_JSON, body=view, headers=headers
+        status_code=HTTPStatus.OK.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=result.to_json(),
+        headers=headers,
     )
 
 
@@ -312,14 +312,8 @@ def _accept_capture(request: CaptureRequest) -> Response[Any]:
 @app.get("/v1/capture/<capture>", tags=["capture"], responses=answers({200: ("The capture", CaptureAnswer)}, 404))
 def read_capture(capture: str) -> dict[str, Any]:
     services = get_services()
-    try:
-        job = get_job(tenant_of(app), job_id_of_capture(capture), services.jobs)
-    except JobNotFoundError as error:
-        raise JobNotFoundError(capture[:64]) from error  # name what the caller asked for
-    link = None
-    if job.image_key and job.status is JobStatus.COMPLETED:
-        link = links().download_url(job.image_key, services.settings_as(ApiSettings).download_url_ttl_seconds)
-    return capture_view(job, link).to_json()
+    ttl = services.settings_as(ApiSettings).download_url_ttl_seconds
+    return answering.read_capture(tenant_of(app), capture, jobs=services.jobs, links=links(), ttl_seconds=ttl).to_json()
 
 
 @app.post("/v1/batches", tags=["batches"], responses=answers({202: ("Queued", AcceptedBatch)}, 409, 413, 415, 422))
@@ -343,11 +337,7 @@ def _accept_batch(request: BatchRequest) -> Response[Any]:
 
 @app.get("/v1/batches/<batch_id>", tags=["batches"], responses=answers({200: ("The batch", BatchAnswer)}, 404))
 def read_batch(batch_id: str) -> dict[str, Any]:
-    services = get_services()
-    tenant_id = tenant_of(app)
-    record = get_batch(tenant_id, batch_id, services.jobs)
-    members = services.jobs.member_ids(tenant_id, record.batch_id, record.member_range)
-    return batch_view(record, services.jobs.statuses(tenant_id, members), members).to_json()
+    return batches.read_batch(tenant_of(app), batch_id, jobs=get_services().jobs).to_json()
 
 
 @app.get("/v1/screenshots", tags=["screenshots"], responses=answers({200: ("A page of jobs", JobPage)}, 422))
@@ -378,9 +368,8 @@ def delete_screenshot(job_id: str) -> Response[None]:
 @app.get("/v1/screenshots/<job_id>", tags=["screenshots"], responses=answers({200: ("The job", JobAnswer)}, 404))
 def read_screenshot(job_id: str) -> dict[str, Any]:
     services = get_services()
-    job = get_job(tenant_of(app), job_id, services.jobs)
     ttl = services.settings_as(ApiSettings).download_url_ttl_seconds
-    return job_view(job, links(), ttl, services.jobs.deliveries(job.tenant_id, job.job_id)).to_json()
+    return answering.read_job(tenant_of(app), job_id, jobs=services.jobs, links=links(), ttl_seconds=ttl).to_json()
 
 
 @app.get(
@@ -419,9 +408,7 @@ def download_image(
     responses=answers({200: ("Every delivery and attempt", DeliveriesAnswer)}, 404),
 )
 def read_deliveries(job_id: str) -> dict[str, Any]:
-    jobs = get_services().jobs
-    job = get_job(tenant_of(app), job_id, jobs)
-    return delivery_view(job, jobs.deliveries(job.tenant_id, job.job_id)).to_json()
+    return answering.read_deliveries(tenant_of(app), job_id, jobs=get_services().jobs).to_json()
 
 
 @app.post(

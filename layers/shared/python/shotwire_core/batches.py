@@ -175,6 +175,13 @@ def get_batch(tenant_id: str, batch_id: str, jobs: BatchStore) -> BatchRecord:
     return record
 
 
+def read_batch(tenant_id: str, batch_id: str, *, jobs: BatchStore) -> BatchAnswer:
+    """`GET /v1/batches/{id}`: the batch and each member's status, in item order."""
+    record = get_batch(tenant_id, batch_id, jobs)
+    members = jobs.member_ids(tenant_id, record.batch_id, record.member_range)
+    return batch_view(record, jobs.statuses(tenant_id, members), members)
+
+
 def settle_member(
     tenant_id: str,
     job_id: str,
