@@ -280,3 +280,14 @@ def test_each_stage_alone() -> None:
     assert (status, recorded.attempt, wait) == (WebhookStatus.RETRYING, 3, 3600)
     status, recorded, wait = judge(FAIL, 4, harness.now, (5, 300, 3600), harness.jitter)
     assert (status, wait) == (WebhookStatus.FAILED, None) and recorded.status_code == 500
+
+
+def test_a_retry_of_a_delivery_never_recorded_opens_it_and_goes_on() -> None:
+    """A retry in flight from before deliveries were records (or whose opening died) is not dropped."""
+    harness = Harness(_job(), [OK])
+    harness.jobs.delivery_records.clear()
+    assert harness.attempt(3) is WebhookStatus.DELIVERED
+    assert [a.attempt for a in harness.jobs.attempts_of("t1", "job_1")] == [3]
+    stale = Harness(_job().model_copy(update={"delivery_number": 2}), [OK])
+    stale.jobs.delivery_records.clear()
+    assert stale.attempt(3) is None and stale.requests == []  # its delivery was superseded meanwhile

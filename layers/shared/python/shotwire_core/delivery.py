@@ -164,6 +164,12 @@ def prepare(
     destination's in-flight limit; the status (or None) when it is not made now. `opened`: the delivery as
     just read or written, saving a read."""
     record = opened if opened is not None else jobs.get_delivery(tenant_id, subject_id, delivery)
+    if record is None:
+        # A retry of a delivery never recorded as one (made before deliveries were records of their own, or
+        # whose opening died): opened now from its job, if it is still the job's current delivery.
+        record = open_delivery(tenant_id, subject_id, jobs=jobs)
+        if record is not None and record.number != delivery:
+            record = None
     if record is None or record.superseded:
         # A redelivery superseded this one (or the job is gone); its pending retries end here.
         logger.info("delivery superseded or gone", extra={"job_id": subject_id, "delivery": delivery})
