@@ -90,7 +90,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared/python/shotwire_core functions devstack infra app.py bench admin sdk/src/shotwire
+	$(BIN)/mypy layers/shared/python/shotwire_core layers/shared/python/shotwire_contract functions devstack infra app.py bench admin sdk/src/shotwire
 
 format: setup
 	$(BIN)/ruff format .

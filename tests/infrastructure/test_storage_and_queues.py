@@ -107,9 +107,7 @@ def local_jobs_table(config: StackConfig, monkeypatch: pytest.MonkeyPatch) -> It
         yield config.jobs_table
 
 
-def test_deliveries_carry_their_jobs_expiry_under_the_table_ttl(
-    template: Template, config: StackConfig
-) -> None:
+def test_deliveries_carry_their_jobs_expiry_under_the_table_ttl(template: Template, config: StackConfig) -> None:
     ttl = jobs_table(template, config)["TimeToLiveSpecification"]
     assert ttl["Enabled"] is True
     # A job's webhook deliveries (and their attempts) are items of their own beside the job; each carries the
