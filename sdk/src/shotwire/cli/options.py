@@ -11,10 +11,12 @@ import inspect
 import json
 import re
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import typer
+
+# The contract's own choices (typer offers a Literal's values); enums.py imports no pydantic, so --help stays quick.
+from shotwire_contract.enums import ImageFormat, WaitUntil
 
 __all__ = [
     "API_FIELDS",
@@ -62,20 +64,6 @@ API_FIELDS: dict[str, str] = {
     "external_id": "str",
 }
 ALIASES = {"fullpage": "full_page", "scale": "device_scale_factor", "dark": "dark_mode", "webhook": "webhook_url"}
-
-
-class ImageFormat(StrEnum):
-    png = "png"
-    jpeg = "jpeg"
-    webp = "webp"
-    pdf = "pdf"
-
-
-class WaitUntil(StrEnum):
-    load = "load"
-    domcontentloaded = "domcontentloaded"
-    networkidle = "networkidle"
-    commit = "commit"
 
 
 def normalise_key(key: str) -> str:
@@ -214,9 +202,9 @@ def _collect(values: dict[str, Any]) -> dict[str, Any]:
         if values[flag]:
             options[flag] = True
     if values["image_format"] is not None:
-        options["format"] = values["image_format"].value
+        options["format"] = values["image_format"]
     if values["wait_until"] is not None:
-        options["wait_until"] = values["wait_until"].value
+        options["wait_until"] = values["wait_until"]
     if values["hide"]:
         options["hide_selectors"] = list(values["hide"])
     if values["header"]:
