@@ -119,23 +119,21 @@ class JobTable:
             ConditionExpression="attribute_not_exists(jobId)",
         )
 
-    def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None:
+    def _item(self, tenant_id: str, key: str) -> dict[str, Any] | None:
+        """One item of the tenant's partition, read consistently (a write just made is seen)."""
         response = self._ddb.get_item(
-            TableName=self.table_name,
-            Key=_to_ddb({"tenantId": tenant_id, "jobId": batch_id}),
-            ConsistentRead=True,
+            TableName=self.table_name, Key=_to_ddb({"tenantId": tenant_id, "jobId": key}), ConsistentRead=True
         )
         item = response.get("Item")
-        return BatchRecord.model_validate(_from_ddb(item)) if item else None
+        return _from_ddb(item) if item else None
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> BatchRecord | None:
+        item = self._item(tenant_id, batch_id)
+        return BatchRecord.model_validate(item) if item else None
 
     def get(self, tenant_id: str, job_id: str) -> Job | None:
-        response = self._ddb.get_item(
-            TableName=self.table_name,
-            Key=_to_ddb({"tenantId": tenant_id, "jobId": job_id}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return Job.model_validate(_from_ddb(item)) if item else None
+        item = self._item(tenant_id, job_id)
+        return Job.model_validate(item) if item else None
 
     def list_recent(
         self, tenant_id: str, limit: int, before_job_id: str | None = None, status: str | None = None
@@ -366,13 +364,8 @@ class JobTable:
         return record
 
     def get_delivery(self, tenant_id: str, subject_id: str, number: int) -> DeliveryRecord | None:
-        response = self._ddb.get_item(
-            TableName=self.table_name,
-            Key=_to_ddb({"tenantId": tenant_id, "jobId": delivery_key(subject_id, number)}),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return DeliveryRecord.model_validate(_from_ddb(item)) if item else None
+        item = self._item(tenant_id, delivery_key(subject_id, number))
+        return DeliveryRecord.model_validate(item) if item else None
 
     def deliveries(self, tenant_id: str, subject_id: str) -> DeliveryHistory:
         """Every delivery of a job or batch, oldest first, each with its attempts in order: one query."""
