@@ -207,17 +207,22 @@ class JobTable:
 
     def finish_batch(self, tenant_id: str, batch_id: str, now: str, counts: dict[str, int]) -> bool:
         """processing -> completed, once; False when another event got there first."""
-        try:
-            self._update(
-                tenant_id,
-                batch_id,
-                {"status": JobStatus.COMPLETED.value, "completedAt": now, "updatedAt": now, "batchCounts": counts},
-                condition="#status = :processing",
-                condition_values={":processing": JobStatus.PROCESSING.value},
-            )
-        except StaleJobError:
-            return False
-        return True
+        return _conditional_update(
+            self._ddb,
+            TableName=self.table_name,
+            Key=_to_ddb({"tenantId": tenant_id, "jobId": batch_id}),
+            UpdateExpression="SET #status = :completed, completedAt = :now, updatedAt = :now, batchCounts = :counts",
+            ConditionExpression="attribute_exists(jobId) AND #status = :processing",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=_values(
+                {
+                    ":completed": JobStatus.COMPLETED.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                    ":now": now,
+                    ":counts": counts,
+                }
+            ),
+        )
 
     def statuses(self, tenant_id: str, job_ids: list[str]) -> dict[str, str]:
         """job id -> status, read 100 at a time (BatchGetItem)."""
