@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,6 +77,18 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch, allow_private: bool) -> Iterator[
             create_tenant(keys, tenant_id, ROOMY, tenant_id=tenant_id, webhook_secret=secret, api_key=key)
         yield Aws(resources, keys)
     _reset_caches()
+
+
+@pytest.fixture
+def jobs_table_name() -> Iterator[str]:
+    """The stack's tables on moto's in-process mock (no server), for adapter tests: the jobs table's name."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        aws.reset_clients()
+        config = load_stack_config()
+        provision(config, "us-east-1", "123456789012")
+        yield config.jobs_table
+    aws.reset_clients()
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,8 @@ failed the first invocation of every batch's last member)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
-from moto import mock_aws
 
-from shotwire_core.adapters import aws
 from shotwire_core.adapters.dynamo import JobTable
 from shotwire_core.batches import settle_member
 from shotwire_core.delivery import new_delivery, open_delivery
@@ -29,17 +24,8 @@ NOW = "2026-12-03T10:00:00.000Z"
 
 
 @pytest.fixture
-def jobs() -> Iterator[JobTable]:
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        aws.reset_clients()
-        from devstack.resources import provision
-        from shotwire_core.config import load_stack_config
-
-        config = load_stack_config()
-        provision(config, "us-east-1", "123456789012")
-        yield JobTable(config.jobs_table)
-    aws.reset_clients()
+def jobs(jobs_table_name: str) -> JobTable:
+    return JobTable(jobs_table_name)
 
 
 def finished_job(jobs: JobTable, webhook: str | None = "https://hooks.test/in") -> Job:

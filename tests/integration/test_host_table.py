@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
-from moto import mock_aws
 
-from shotwire_core.adapters import aws
 from shotwire_core.adapters.dynamo import HostTable
 from shotwire_core.circuit import DestinationRule, HostHealth, SlotLease, claim_slot
 
 
 @pytest.fixture
-def hosts() -> Iterator[HostTable]:
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        aws.reset_clients()
-        from devstack.resources import provision
-        from shotwire_core.config import load_stack_config
-
-        config = load_stack_config()
-        provision(config, "us-east-1", "123456789012")
-        yield HostTable(config.jobs_table)
-    aws.reset_clients()
+def hosts(jobs_table_name: str) -> HostTable:
+    return HostTable(jobs_table_name)
 
 
 def test_failures_count_open_and_close(hosts: HostTable) -> None:
