@@ -11,7 +11,7 @@ CDK_CLI := npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-capture bench-cold bench-webhooks load-webhooks load-neighbours cost cost-measure lint format synth deploy destroy clean
+.PHONY: help setup layer system-deps dev receiver admin dlq-list dlq-redrive test test-fast bench bench-e2e bench-capture bench-cold bench-webhooks load-webhooks load-neighbours cost cost-measure lint format synth deploy destroy clean
 
 help:
 	@echo "make dev      run the whole service on this machine (API on http://127.0.0.1:$${SHOTWIRE_PORT:-8000})"
@@ -20,6 +20,7 @@ help:
 	@echo "              DEPLOYED=1 for the AWS account in your environment)"
 	@echo "make test     run the test suite"
 	@echo "make bench    submit-to-webhook latency through the local stack vs raw Playwright"
+	@echo "make bench-e2e  end-to-end pages/s (HTTP in, signed webhook out) at 30/100/300 jobs vs the Playwright floor"
 	@echo "make bench-capture  capture throughput on a 50-page corpus vs a Playwright floor and shot-scraper"
 	@echo "make admin ARGS=\"tenants create --name Acme\"  tenants and API keys (keys create|list|revoke)"
 	@echo "make bench-webhooks  dispatcher deliveries/s vs a plain signed-POST loop; event-to-delivery latency"
@@ -98,6 +99,10 @@ format: setup
 
 bench: setup
 	$(BIN)/python -m bench.pipeline
+
+# ARGS="--seed 7 --jobs 30 100" (a seed names the generated corpus; default sizes 30 100 300).
+bench-e2e: setup
+	$(BIN)/python -m bench.e2e $(ARGS)
 
 # shot-scraper is installed for the benchmark only, in a venv of its own.
 build/bench-venv/.installed:
