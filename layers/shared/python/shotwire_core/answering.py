@@ -44,8 +44,7 @@ class ImageElsewhere:
 
 def read_job(tenant_id: str, job_id: str, *, jobs: JobHistory, links: LinkSigner, ttl_seconds: int) -> JobAnswer:
     """`GET /v1/screenshots/{id}`: the job, its webhook with the current delivery's attempts."""
-    job = get_job(tenant_id, job_id, jobs)
-    return job_view(job, links, ttl_seconds, jobs.deliveries(tenant_id, job.job_id) if job.webhook_url else [])
+    return _job_answer(get_job(tenant_id, job_id, jobs), jobs, links, ttl_seconds)
 
 
 def read_deliveries(tenant_id: str, job_id: str, *, jobs: JobHistory) -> DeliveriesAnswer:
@@ -85,4 +84,9 @@ def finished_result(
         if data is None:  # a presigned URL, with no detour through the download route
             return ImageElsewhere(images.download_url(job.image_key, REDIRECT_TTL_SECONDS))
         return ImageBytes(data, content_type)
+    return _job_answer(job, jobs, links, ttl_seconds)
+
+
+def _job_answer(job: Job, jobs: JobHistory, links: LinkSigner, ttl_seconds: int) -> JobAnswer:
+    """The job's view with its webhook's current attempts (read only when it has a webhook)."""
     return job_view(job, links, ttl_seconds, jobs.deliveries(job.tenant_id, job.job_id) if job.webhook_url else [])

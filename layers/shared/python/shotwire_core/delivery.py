@@ -94,12 +94,13 @@ def new_delivery(subject: Job | BatchRecord, number: int, now: str) -> DeliveryR
     """Delivery `number` of a finished job's (or completed batch's) outcome, its body fixed now; only the
     download link is signed afresh at each attempt."""
     assert subject.webhook_url is not None
-    link_field = None
+    link_field = image_key = None
     if isinstance(subject, BatchRecord):
         payload = batch_completed_body(subject)
     else:
         if subject.image_key and subject.status is JobStatus.COMPLETED:
             link_field = "image" if subject.face == "capture" else "screenshotUrl"
+            image_key = subject.image_key
         payload = webhook_body(subject, LINK_PLACEHOLDER if link_field else None)
     return DeliveryRecord(
         tenant_id=subject.tenant_id,
@@ -109,7 +110,7 @@ def new_delivery(subject: Job | BatchRecord, number: int, now: str) -> DeliveryR
         url=subject.webhook_url,
         payload=encode_body(payload).decode("utf-8"),
         link_field=link_field,
-        image_key=subject.image_key if link_field and isinstance(subject, Job) else None,
+        image_key=image_key,
         created_at=now,
         updated_at=now,
         expires_at=subject.expires_at,

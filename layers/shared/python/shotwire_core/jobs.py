@@ -265,15 +265,12 @@ def new_job(
     rules: SubmissionRules,
     *,
     face: JobFace = "screenshots",
-    batch_id: str | None = None,
-    field_prefix: str = "",
-    job_id: str | None = None,
 ) -> Job:
     """A queued job for a request, after the checks the model alone cannot make (SSRF, https)."""
-    problems = destination_problems(request, rules, field_prefix=field_prefix, face=face)
+    problems = destination_problems(request, rules, face=face)
     if problems:
         raise InvalidRequestError(problems)
-    return queued_job(tenant_id, request, rules, face=face, batch_id=batch_id, job_id=job_id)
+    return queued_job(tenant_id, request, rules, face=face)
 
 
 def queued_job(
