@@ -7,6 +7,7 @@ from typing import Any
 
 from shotwire_core.errors import StaleJobError
 from shotwire_core.models import (
+    DELIVERY_PREFIX,
     BatchRecord,
     CaptureOptions,
     DeliveryHistory,
@@ -77,7 +78,7 @@ class FakeJobs:
         return self.delivery_records.get((tenant_id, delivery_key(subject_id, number)))
 
     def deliveries(self, tenant_id: str, subject_id: str) -> DeliveryHistory:
-        prefix = delivery_key(subject_id, 0)[:-4]
+        prefix = f"{DELIVERY_PREFIX}{subject_id}#"
         return [
             (record, list(self.attempts.get((tenant, key), [])))
             for (tenant, key), record in sorted(self.delivery_records.items())

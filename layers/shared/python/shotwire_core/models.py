@@ -284,6 +284,10 @@ class DeliveryRecord(BaseModel):
     def key(self) -> str:
         return delivery_key(self.subject_id, self.number)
 
+    def attempt_key(self, sequence: int) -> str:
+        """The key of the delivery's `sequence`-th attempt (1-based), right after the delivery's own."""
+        return f"{self.key}#{sequence:04d}"
+
     def to_item(self) -> dict[str, Any]:
         return {"jobId": self.key, **self.model_dump(mode="json", exclude_none=True)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import cache
@@ -178,14 +179,18 @@ class JobTable:
             list(pool.map(self._write_chunk, chunks))
 
     def _write_chunk(self, jobs: list[Job]) -> None:
-        pending: dict[str, Any] = {self.table_name: [{"PutRequest": {"Item": _to_ddb(job.to_item())}} for job in jobs]}
+        self._batch_write([{"PutRequest": {"Item": _to_ddb(job.to_item())}} for job in jobs])
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """One BatchWriteItem of at most 25 puts or deletes, retrying what DynamoDB left unprocessed."""
+        pending: dict[str, Any] = {self.table_name: requests}
         for attempt in range(8):
             unprocessed = self._ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
             if not unprocessed:
                 return
             pending = unprocessed
             time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise RuntimeError(f"DynamoDB left {len(pending[self.table_name])} job writes unprocessed")
+        raise RuntimeError(f"DynamoDB left {len(pending[self.table_name])} writes unprocessed")
 
     def count_batch_member(self, tenant_id: str, batch_id: str, job_id: str, completed: bool) -> BatchProgress:
         """Add a finished member to its batch's completed or failed set (adding twice changes nothing)."""
@@ -372,26 +377,30 @@ class JobTable:
         item = self._item(tenant_id, delivery_key(subject_id, number))
         return DeliveryRecord.model_validate(item) if item else None
 
-    def deliveries(self, tenant_id: str, subject_id: str) -> DeliveryHistory:
-        """Every delivery of a job or batch, oldest first, each with its attempts in order: one query."""
+    def _delivery_items(self, tenant_id: str, subject_id: str) -> Iterator[dict[str, Any]]:
+        """A job's or batch's delivery and attempt items, in key order (each delivery before its attempts)."""
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "tenantId = :tenant AND begins_with(jobId, :prefix)",
             "ExpressionAttributeValues": _values({":tenant": tenant_id, ":prefix": f"{DELIVERY_PREFIX}{subject_id}#"}),
             "ConsistentRead": True,
         }
-        found: DeliveryHistory = []
         while True:
             response = self._ddb.query(**query)
-            for raw in response.get("Items", []):
-                item = _from_ddb(raw)
-                if "subjectId" in item:
-                    found.append((DeliveryRecord.model_validate(item), []))
-                elif found:
-                    found[-1][1].append(WebhookAttempt.model_validate(item))
+            yield from (_from_ddb(raw) for raw in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
-                return found
+                return
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def deliveries(self, tenant_id: str, subject_id: str) -> DeliveryHistory:
+        """Every delivery of a job or batch, oldest first, each with its attempts in order: one query."""
+        found: DeliveryHistory = []
+        for item in self._delivery_items(tenant_id, subject_id):
+            if "subjectId" in item:
+                found.append((DeliveryRecord.model_validate(item), []))
+            elif found:
+                found[-1][1].append(WebhookAttempt.model_validate(item))
+        return found
 
     def record_delivery_attempt(
         self, record: DeliveryRecord, attempt: WebhookAttempt, status: WebhookStatus, now: str
@@ -418,7 +427,7 @@ class JobTable:
         )
         if not applied:
             raise StaleJobError(f"delivery {record.webhook_id} moved on while this attempt was made")
-        item = {"tenantId": record.tenant_id, "jobId": f"{record.key}#{sequence:04d}", **attempt.to_json()}
+        item = {"tenantId": record.tenant_id, "jobId": record.attempt_key(sequence), **attempt.to_json()}
         if record.expires_at is not None:
             item["expiresAt"] = record.expires_at
         self._ddb.put_item(TableName=self.table_name, Item=_to_ddb(item))
@@ -480,19 +489,14 @@ class JobTable:
         return record
 
     def _delete_deliveries(self, tenant_id: str, subject_id: str) -> None:
-        keys = [
-            key
-            for record, attempts in self.deliveries(tenant_id, subject_id)
-            for key in [record.key, *(f"{record.key}#{n:04d}" for n in range(1, len(attempts) + 1))]
-        ]
+        keys = [item["jobId"] for item in self._delivery_items(tenant_id, subject_id)]
         for start in range(0, len(keys), 25):
-            requests = [
-                {"DeleteRequest": {"Key": _to_ddb({"tenantId": tenant_id, "jobId": key})}}
-                for key in keys[start : start + 25]
-            ]
-            pending: dict[str, Any] = {self.table_name: requests}
-            while pending:
-                pending = self._ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            self._batch_write(
+                [
+                    {"DeleteRequest": {"Key": _to_ddb({"tenantId": tenant_id, "jobId": key})}}
+                    for key in keys[start : start + 25]
+                ]
+            )
 
 
 class HostTable:
